@@ -1,0 +1,22 @@
+"""Names and numbers shared by every module: one stem order, one map vocabulary, the paper's framing."""
+
+from __future__ import annotations
+
+#: Stem order of every separator's output, everywhere in jaxsep.
+STEMS: tuple[str, ...] = ("bass", "drums", "other", "vocals")
+
+#: Every map a feature file may hold: the mix, the mix without vocals, and each stem.
+MAPS: tuple[str, ...] = ("mix", "novox", *STEMS)
+
+#: The paper's audio framing: 22,050 Hz, 128 mels, n_fft 2048, hop 512, 458 frames.
+SAMPLE_RATE = 22_050
+N_FFT = 2_048
+HOP_LENGTH = 512
+N_MELS = 128
+N_FRAMES = 458
+#: 458 hops of 512 samples (10.63 s). librosa's centred framing gives 1 + len // hop = 459 frames for it;
+#: the front end documents how it keeps exactly N_FRAMES.
+SEGMENT_SAMPLES = N_FRAMES * HOP_LENGTH
+
+#: Version of the feature-file layout written by :func:`jaxsep.featurefile.save_features`.
+FEATURE_FORMAT_VERSION = 1

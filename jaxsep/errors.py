@@ -1,0 +1,33 @@
+"""The project's error classes: every message names the file (or value) and the problem."""
+
+from __future__ import annotations
+
+
+class JaxsepError(Exception):
+    """Base class for every error jaxsep raises on bad input or configuration."""
+
+
+class FeatureFileError(JaxsepError):
+    """A feature file is missing, unreadable or inconsistent."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ConfigError(JaxsepError):
+    """A run or trial configuration value is out of range."""
+
+
+class AudioError(JaxsepError):
+    """An audio file cannot be used (unreadable, silent, not finite, too short...)."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class RunFolderError(JaxsepError):
+    """An output folder cannot be used (holds a finished run, not empty...)."""
