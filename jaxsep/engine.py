@@ -1,0 +1,275 @@
+"""The vectorized trial engine: all trials of one model as one jitted program on the accelerator.
+
+Features go to the device once. The per-trial trainer (:func:`jaxsep.trainer.make_train_trial`) is batched
+over the trial axis by one of two lowerings, which give the same numbers (to float rounding):
+
+* ``"vmap"``: ``jax.vmap`` over trials; convolutions with per-trial weights become grouped convolutions.
+* ``"map"``: ``lax.map`` over trials inside the same program (trials one after another, no Python loop).
+  XLA:CPU runs grouped convolutions and their gradients slowly, so ``"auto"`` picks this on CPU; see
+  ``benchmarks/engine.py`` for the measurement.
+
+The trial axis is split into chunks when all trials do not fit in memory (estimated from the compiled
+program), and sharded over a 1-d ``jax.sharding`` mesh when there are several devices.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from .config import TrainConfig
+from .errors import ConfigError
+from .models import build_network, get_spec
+from .trainer import make_train_trial, song_statistics
+
+STRATEGIES = ("auto", "vmap", "map")
+_TRIAL_AXIS = "trials"
+
+
+def resolve_strategy(strategy: str, backend: str | None = None) -> str:
+    """Maps ``"auto"`` to the lowering measured fastest on ``backend`` (default: JAX's default backend)."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
+    if strategy != "auto":
+        return strategy
+    return "map" if (backend or jax.default_backend()) == "cpu" else "vmap"
+
+
+def trial_keys(seeds: Sequence[int]) -> np.ndarray:
+    """Raw PRNG keys, shape ``(trials, 2)`` uint32, one per trial seed (``jax.random.PRNGKey(seed)``)."""
+    return np.stack([np.asarray(jax.random.PRNGKey(int(s))) for s in seeds])
+
+
+def device_data(x: np.ndarray, labels: np.ndarray) -> dict:
+    """The shared, device-resident inputs of every trial: ``x (S, mel, time, C)``, ``y (S,)`` and
+    ``song_stats (S, 2, C)``."""
+    x = jnp.asarray(x)
+    return {"x": x, "y": jnp.asarray(labels, jnp.int32), "song_stats": song_statistics(x)}
+
+
+@dataclass
+class EngineReport:
+    """What one model's trials returned and cost.
+
+    Attributes:
+      history: per-trial, per-epoch arrays with a leading ``(trials,)`` axis (see :mod:`jaxsep.trainer`).
+      compile_seconds, run_seconds: wall time spent compiling and running (summed over chunk shapes).
+      strategy, chunk, devices: how the trials were run.
+    """
+
+    history: dict[str, np.ndarray]
+    compile_seconds: float
+    run_seconds: float
+    strategy: str
+    chunk: int
+    devices: list[str] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=32)
+def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str, devices: tuple, unroll):
+    """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
+    it and its compilations."""
+    trial_fn = make_train_trial(build_network(separable, n_classes, config), config, unroll=unroll)
+
+    def local(trials, data):
+        if strategy == "vmap":
+            return jax.vmap(trial_fn, in_axes=(0, None))(trials, data)
+        return lax.map(lambda trial: trial_fn(trial, data), trials)
+
+    if len(devices) > 1:
+        mesh = Mesh(np.array(devices), (_TRIAL_AXIS,))
+        # Trials are independent: no collectives, so the replication (vma) check has nothing to guard.
+        local = jax.shard_map(
+            local, mesh=mesh, in_specs=(P(_TRIAL_AXIS), P()), out_specs=P(_TRIAL_AXIS), check_vma=False
+        )
+    return jax.jit(local)
+
+
+_EXECUTABLES: dict[tuple, object] = {}
+
+
+def _signature(tree) -> tuple:
+    return tuple((path, v.shape, str(v.dtype)) for path, v in jax.tree_util.tree_leaves_with_path(tree))
+
+
+class TrialRunner:
+    """Compiles and runs one model's trials.
+
+    Args:
+      model_name: a name from :data:`jaxsep.models.MODELS`.
+      n_classes: classes of the data set.
+      config: the per-trial protocol.
+      strategy: "auto", "vmap" or "map".
+      devices: devices to shard the trial axis over (default: all local devices of the default backend).
+      unroll: unroll factor of the batch scan.
+    """
+
+    def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=1):
+        self.spec = get_spec(model_name)
+        self.devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
+        self.strategy = resolve_strategy(strategy, self.devices[0].platform)
+        self._key = (self.spec.separable, n_classes, config, self.strategy, self.devices, unroll)
+        self._program = _program(*self._key)
+        self.mesh = Mesh(np.array(self.devices), (_TRIAL_AXIS,)) if len(self.devices) > 1 else None
+        self.compile_seconds = 0.0
+
+    @property
+    def n_devices(self) -> int:
+        return len(self.devices)
+
+    def place_data(self, data: dict) -> dict:
+        """Puts the shared inputs on the devices once (replicated over the mesh)."""
+        if self.mesh is None:
+            return jax.device_put(data, self.devices[0])
+        return jax.device_put(data, NamedSharding(self.mesh, P()))
+
+    def _place_trials(self, trials: dict) -> dict:
+        if self.mesh is None:
+            return jax.device_put(trials, self.devices[0])
+        return jax.device_put(trials, NamedSharding(self.mesh, P(_TRIAL_AXIS)))
+
+    def compiled(self, trials: dict, data: dict):
+        """The compiled program for these shapes (compiled once per process, timed)."""
+        key = (self._key, _signature(trials), _signature(data))
+        if key not in _EXECUTABLES:
+            start = time.perf_counter()
+            _EXECUTABLES[key] = self._program.lower(self._place_trials(trials), data).compile()
+            self.compile_seconds += time.perf_counter() - start
+        return _EXECUTABLES[key]
+
+    def bytes_per_trial(self, trials: dict, data: dict) -> float | None:
+        """Device memory one trial needs, from the compiled one-trial-per-device program (None if unknown)."""
+        probe = {k: v[: self.n_devices] for k, v in trials.items()}
+        try:
+            analysis = self.compiled(probe, data).memory_analysis()
+            used = analysis.temp_size_in_bytes + analysis.output_size_in_bytes
+        except (AttributeError, TypeError, NotImplementedError):
+            return None
+        return used / max(1, len(probe["key"]) // self.n_devices)
+
+    def run(self, trials: dict, data: dict) -> dict[str, np.ndarray]:
+        """Runs one chunk: ``trials`` arrays with leading ``(chunk,)`` axis, a multiple of the device count."""
+        out = self.compiled(trials, data)(self._place_trials(trials), data)
+        return jax.tree.map(np.asarray, jax.block_until_ready(out))
+
+
+def _memory_budget(device) -> float:
+    """Bytes the engine may use on ``device``: 80 % of the accelerator's limit, or half the host's RAM."""
+    stats = None
+    try:
+        stats = device.memory_stats()
+    except (AttributeError, NotImplementedError, RuntimeError):
+        pass
+    if stats and "bytes_limit" in stats:
+        return 0.8 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _pad_trials(trials: dict, size: int) -> dict:
+    """Repeats the last trial so the leading axis is ``size`` (padding rows are dropped after the run)."""
+    n = len(trials["key"])
+    if n == size:
+        return trials
+    index = np.concatenate([np.arange(n), np.full(size - n, n - 1)])
+    return {k: v[index] for k, v in trials.items()}
+
+
+def choose_chunk(runner: TrialRunner, trials: dict, data: dict, n_trials: int) -> int:
+    """Trials per chunk: all of them for ``"map"`` (memory does not grow with trials); for ``"vmap"`` as many
+    as fit in the memory budget by the compiled program's own estimate. Always a multiple of the devices."""
+    n_dev = runner.n_devices
+    all_trials = n_dev * math.ceil(n_trials / n_dev)
+    if runner.strategy == "map":
+        return all_trials
+    per_trial = runner.bytes_per_trial(_pad_trials(trials, max(n_dev, len(trials["key"]))), data)
+    if per_trial is None:
+        return all_trials
+    per_device = max(1, int(_memory_budget(runner.devices[0]) // max(per_trial, 1.0)))
+    return min(all_trials, per_device * n_dev)
+
+
+def run_trials(
+    model_name: str,
+    x: np.ndarray,
+    labels: np.ndarray,
+    splits: dict[str, np.ndarray],
+    seeds: Sequence[int],
+    config: TrainConfig,
+    *,
+    n_classes: int,
+    strategy: str = "auto",
+    trials_per_chunk: int | None = None,
+    devices=None,
+    unroll: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> EngineReport:
+    """Trains every trial of one model.
+
+    Args:
+      model_name: a name from :data:`jaxsep.models.MODELS`.
+      x: the model's input maps, shape ``(songs, mel, time, channels)``.
+      labels: ``(songs,)`` int class indices.
+      splits: from :func:`jaxsep.splits.make_splits`: ``train``, ``test``, ``validation`` index arrays and
+        ``class_weights``, each with a leading ``(trials,)`` axis.
+      seeds: ``(trials,)`` per-trial seeds (run seed + trial index).
+      config: the per-trial protocol.
+      n_classes: number of classes.
+      strategy: "auto", "vmap" or "map" (same numbers, different lowering).
+      trials_per_chunk: trials per compiled call; None picks from the memory estimate.
+      devices: devices to shard over (default: all local devices).
+      unroll: batch-scan unroll factor.
+      progress: called with the number of trials finished after each chunk.
+
+    Returns:
+      an :class:`EngineReport` whose history arrays have a leading ``(trials,)`` axis.
+    """
+    n_trials = len(seeds)
+    if n_trials < 1:
+        raise ConfigError(f"trials must be >= 1, got {n_trials}")
+    devices = list(devices) if devices is not None else jax.local_devices()
+    # More devices than trials (or than a chunk) would only run padding.
+    devices = devices[: max(1, min(len(devices), n_trials, trials_per_chunk or n_trials))]
+    runner = TrialRunner(model_name, n_classes, config, strategy=strategy, devices=devices, unroll=unroll)
+    data = runner.place_data(device_data(x, labels))
+    trials = {
+        "key": trial_keys(seeds),
+        "train": splits["train"],
+        "test": splits["test"],
+        "validation": splits["validation"],
+        "class_weights": splits["class_weights"],
+    }
+    if trials_per_chunk is None:
+        chunk = choose_chunk(runner, trials, data, n_trials)
+    else:
+        chunk = runner.n_devices * math.ceil(trials_per_chunk / runner.n_devices)
+    pieces, run_seconds = [], 0.0
+    for start in range(0, n_trials, chunk):
+        part = {k: v[start : start + chunk] for k, v in trials.items()}
+        n_part = len(part["key"])
+        padded = _pad_trials(part, chunk)
+        runner.compiled(padded, data)
+        begin = time.perf_counter()
+        out = runner.run(padded, data)
+        run_seconds += time.perf_counter() - begin
+        pieces.append({k: v[:n_part] for k, v in out.items()})
+        if progress is not None:
+            progress(start + n_part)
+    history = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    return EngineReport(
+        history=history,
+        compile_seconds=runner.compile_seconds,
+        run_seconds=run_seconds,
+        strategy=runner.strategy,
+        chunk=chunk,
+        devices=[str(d) for d in runner.devices],
+    )

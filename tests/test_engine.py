@@ -1,0 +1,106 @@
+"""Trial equivalence: trial t's numbers do not depend on how the engine batches, chunks or shards it."""
+
+import jax
+import numpy as np
+import pytest
+
+from jaxsep.config import TrainConfig
+from jaxsep.engine import resolve_strategy, run_trials
+from jaxsep.errors import ConfigError
+from jaxsep.splits import make_splits
+from jaxsep.toydata import toy_features
+
+# Float tolerance of the equivalence: every lowering runs the same float32 arithmetic per trial, but XLA may
+# order reductions differently (grouped vs plain convolutions, sharded programs). Measured differences are
+# ~1e-7; 1e-4 on losses leaves room for other CPUs without hiding a real mismatch (a wrong split, key or
+# mask changes losses by > 1e-2).
+LOSS_ATOL = 1e-4
+CONFIG = TrainConfig(epochs=2, batch_size=8, filters=(3, 4))
+FEATURES = toy_features(songs_per_class=(7, 9, 8), n_mels=16, frames=24, strength=1.0, seed=3)
+MODEL = "stems3"
+SEEDS = np.arange(10, 14)
+
+
+def _run(seeds, **options):
+    x = FEATURES.select_maps(("bass", "drums", "other"))
+    splits = make_splits(FEATURES.labels, seeds, n_classes=3, test_fraction=CONFIG.test_fraction)
+    return run_trials(MODEL, x, FEATURES.labels, splits, seeds, CONFIG, n_classes=3, **options)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """All four trials vmapped in one chunk on one device."""
+    return _run(SEEDS, strategy="vmap", devices=jax.devices()[:1])
+
+
+def _assert_same_trial(history, t_history, reference, t_reference):
+    for key in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(history[key][t_history], reference.history[key][t_reference], atol=LOSS_ATOL)
+    for key in ("test_accuracy", "test_f1"):
+        np.testing.assert_allclose(history[key][t_history], reference.history[key][t_reference], atol=1e-6)
+    np.testing.assert_array_equal(history["test_predictions"][t_history],
+                                  reference.history["test_predictions"][t_reference])
+
+
+def test_alone_equals_vmapped(reference):
+    alone = _run(SEEDS[2:3], strategy="vmap", devices=jax.devices()[:1])
+    _assert_same_trial(alone.history, 0, reference, 2)
+
+
+def test_chunks_equal_one_batch(reference):
+    chunked = _run(SEEDS, strategy="vmap", devices=jax.devices()[:1], trials_per_chunk=3)
+    assert chunked.chunk == 3
+    for t in range(len(SEEDS)):
+        _assert_same_trial(chunked.history, t, reference, t)
+
+
+def test_map_lowering_equals_vmap(reference):
+    mapped = _run(SEEDS, strategy="map", devices=jax.devices()[:1])
+    assert mapped.strategy == "map"
+    for t in range(len(SEEDS)):
+        _assert_same_trial(mapped.history, t, reference, t)
+
+
+def test_sharded_over_eight_devices_equals_one_device():
+    assert len(jax.devices()) == 8, "conftest forces 8 CPU devices"
+    seeds = np.arange(10, 19)  # 9 trials on 8 devices: exercises padding of the trial axis
+    one = _run(seeds, strategy="vmap", devices=jax.devices()[:1])
+    sharded = _run(seeds, strategy="vmap")
+    assert len(sharded.devices) == 8 and sharded.chunk == 16
+    for t in range(len(seeds)):
+        _assert_same_trial(sharded.history, t, one, t)
+
+
+def test_seed_offset_reproduces_trial(reference):
+    """--seed 12 --trials 1 reproduces trial 2 of --seed 10 (splits and keys both follow seed + t)."""
+    x = FEATURES.select_maps(("bass", "drums", "other"))
+    splits = make_splits(FEATURES.labels, [12], n_classes=3, test_fraction=0.2)
+    full = make_splits(FEATURES.labels, SEEDS, n_classes=3, test_fraction=0.2)
+    np.testing.assert_array_equal(splits["test"][0], full["test"][2])
+    alone = run_trials(MODEL, x, FEATURES.labels, splits, [12], CONFIG, n_classes=3, devices=jax.devices()[:1])
+    _assert_same_trial(alone.history, 0, reference, 2)
+
+
+def test_failed_trial_does_not_poison_the_others(reference):
+    x = FEATURES.select_maps(("bass", "drums", "other"))
+    splits = make_splits(FEATURES.labels, SEEDS, n_classes=3, test_fraction=0.2)
+    splits["class_weights"][1] = np.nan  # trial 1's loss becomes NaN from its first step
+    report = run_trials(MODEL, x, FEATURES.labels, splits, SEEDS, CONFIG, n_classes=3, strategy="vmap",
+                        devices=jax.devices()[:1])
+    assert np.isnan(report.history["train_loss"][1]).all()
+    for t in (0, 2, 3):
+        _assert_same_trial(report.history, t, reference, t)
+
+
+def test_history_shapes(reference):
+    n_test = reference.history["test_predictions"].shape[-1]
+    assert reference.history["train_loss"].shape == (4, CONFIG.epochs)
+    assert reference.history["test_predictions"].shape == (4, CONFIG.epochs, n_test)
+    assert np.isfinite(reference.history["test_loss"]).all()
+
+
+def test_strategy_names():
+    assert resolve_strategy("auto", "cpu") == "map"
+    assert resolve_strategy("auto", "gpu") == "vmap"
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        resolve_strategy("loop")
