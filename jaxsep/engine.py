@@ -1,15 +1,19 @@
-"""The vectorized trial engine: all trials of one model as one jitted program on the accelerator.
+"""The trial engine: all trials of one model, features on the device once, one compiled trainer.
 
-Features go to the device once. The per-trial trainer (:func:`jaxsep.trainer.make_train_trial`) is batched
-over the trial axis by one of two lowerings, which give the same numbers (to float rounding):
+The per-trial trainer (:func:`jaxsep.trainer.make_train_trial`) is a pure function of ``(trial, data)``;
+the engine lowers the trial axis in one of three ways, which give the same numbers (to float rounding):
 
-* ``"vmap"``: ``jax.vmap`` over trials; convolutions with per-trial weights become grouped convolutions.
-* ``"map"``: ``lax.map`` over trials inside the same program (trials one after another, no Python loop).
-  XLA:CPU runs grouped convolutions and their gradients slowly, so ``"auto"`` picks this on CPU; see
-  ``benchmarks/engine.py`` for the measurement.
+* ``"vmap"``: ``jax.vmap`` over trials, one program for a whole chunk; convolutions with per-trial weights
+  become grouped convolutions. Sharded over a 1-d ``jax.sharding`` mesh when there are several devices.
+* ``"map"``: ``lax.map`` over trials inside one program (trials one after another on each device).
+* ``"sequential"``: one compiled single-trial program, dispatched once per trial (asynchronously).
 
-The trial axis is split into chunks when all trials do not fit in memory (estimated from the compiled
-program), and sharded over a 1-d ``jax.sharding`` mesh when there are several devices.
+``"auto"`` picks ``"sequential"`` on every backend for now, from measurements: on this 2-core CPU
+(``benchmarks/engine.py``) XLA:CPU runs grouped convolutions ~4x slower than per-trial ones and anything
+inside a ``while`` loop (``"map"``) ~10x slower; on an H200 a naive ``vmap`` ran 3.4x slower than a loop and
+crashed XLA's autotuner at batch 32 (issue measurements). On CPU the epoch and batch scans are also fully
+unrolled (same reason). The trial axis is split into chunks when all trials do not fit in memory
+(``"vmap"`` estimates it from the compiled program).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from .errors import ConfigError
 from .models import build_network, get_spec
 from .trainer import make_train_trial, song_statistics
 
-STRATEGIES = ("auto", "vmap", "map")
+STRATEGIES = ("auto", "sequential", "vmap", "map")
 _TRIAL_AXIS = "trials"
 
 
@@ -40,9 +44,13 @@ def resolve_strategy(strategy: str, backend: str | None = None) -> str:
     """Maps ``"auto"`` to the lowering measured fastest on ``backend`` (default: JAX's default backend)."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
-    if strategy != "auto":
-        return strategy
-    return "map" if (backend or jax.default_backend()) == "cpu" else "vmap"
+    return "sequential" if strategy == "auto" else strategy
+
+
+def default_unroll(backend: str | None = None) -> int | bool:
+    """Full unrolling of the epoch/batch scans on CPU (XLA:CPU runs conv gradients ~10x slower inside a
+    ``while`` loop, jax issue #12868); rolled loops elsewhere, which compile faster."""
+    return True if (backend or jax.default_backend()) == "cpu" else 1
 
 
 def trial_keys(seeds: Sequence[int]) -> np.ndarray:
@@ -80,6 +88,8 @@ def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str
     """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
     it and its compilations."""
     trial_fn = make_train_trial(build_network(separable, n_classes, config), config, unroll=unroll)
+    if strategy == "sequential":
+        return jax.jit(trial_fn)
 
     def local(trials, data):
         if strategy == "vmap":
@@ -111,13 +121,16 @@ class TrialRunner:
       config: the per-trial protocol.
       strategy: "auto", "vmap" or "map".
       devices: devices to shard the trial axis over (default: all local devices of the default backend).
-      unroll: unroll factor of the batch scan.
+      unroll: unroll of the epoch/batch scans (default: :func:`default_unroll`).
     """
 
-    def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=1):
+    def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=None):
         self.spec = get_spec(model_name)
-        self.devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
-        self.strategy = resolve_strategy(strategy, self.devices[0].platform)
+        devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
+        self.strategy = resolve_strategy(strategy, devices[0].platform)
+        # One compiled single-trial program runs on one device (XLA:CPU already uses every core for it).
+        self.devices = devices[:1] if self.strategy == "sequential" else devices
+        unroll = default_unroll(devices[0].platform) if unroll is None else unroll
         self._key = (self.spec.separable, n_classes, config, self.strategy, self.devices, unroll)
         self._program = _program(*self._key)
         self.mesh = Mesh(np.array(self.devices), (_TRIAL_AXIS,)) if len(self.devices) > 1 else None
@@ -140,6 +153,8 @@ class TrialRunner:
 
     def compiled(self, trials: dict, data: dict):
         """The compiled program for these shapes (compiled once per process, timed)."""
+        if self.strategy == "sequential":
+            trials = {k: v[0] for k, v in trials.items()}
         key = (self._key, _signature(trials), _signature(data))
         if key not in _EXECUTABLES:
             start = time.perf_counter()
@@ -159,7 +174,14 @@ class TrialRunner:
 
     def run(self, trials: dict, data: dict) -> dict[str, np.ndarray]:
         """Runs one chunk: ``trials`` arrays with leading ``(chunk,)`` axis, a multiple of the device count."""
-        out = self.compiled(trials, data)(self._place_trials(trials), data)
+        program = self.compiled(trials, data)
+        if self.strategy == "sequential":
+            # Dispatch every trial before waiting on any: the host never idles the device between trials.
+            placed = self._place_trials(trials)
+            outs = [program({k: v[t] for k, v in placed.items()}, data) for t in range(len(trials["key"]))]
+            outs = jax.block_until_ready(outs)
+            return {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+        out = program(self._place_trials(trials), data)
         return jax.tree.map(np.asarray, jax.block_until_ready(out))
 
 
@@ -185,11 +207,12 @@ def _pad_trials(trials: dict, size: int) -> dict:
 
 
 def choose_chunk(runner: TrialRunner, trials: dict, data: dict, n_trials: int) -> int:
-    """Trials per chunk: all of them for ``"map"`` (memory does not grow with trials); for ``"vmap"`` as many
+    """Trials per chunk: all of them for ``"map"`` and ``"sequential"`` (memory does not grow with trials);
+    for ``"vmap"`` as many
     as fit in the memory budget by the compiled program's own estimate. Always a multiple of the devices."""
     n_dev = runner.n_devices
     all_trials = n_dev * math.ceil(n_trials / n_dev)
-    if runner.strategy == "map":
+    if runner.strategy != "vmap":
         return all_trials
     per_trial = runner.bytes_per_trial(_pad_trials(trials, max(n_dev, len(trials["key"]))), data)
     if per_trial is None:
@@ -210,7 +233,7 @@ def run_trials(
     strategy: str = "auto",
     trials_per_chunk: int | None = None,
     devices=None,
-    unroll: int = 1,
+    unroll: int | bool | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> EngineReport:
     """Trains every trial of one model.
@@ -224,10 +247,10 @@ def run_trials(
       seeds: ``(trials,)`` per-trial seeds (run seed + trial index).
       config: the per-trial protocol.
       n_classes: number of classes.
-      strategy: "auto", "vmap" or "map" (same numbers, different lowering).
+      strategy: "auto", "sequential", "vmap" or "map" (same numbers, different lowering).
       trials_per_chunk: trials per compiled call; None picks from the memory estimate.
       devices: devices to shard over (default: all local devices).
-      unroll: batch-scan unroll factor.
+      unroll: epoch/batch scan unroll (default: full on CPU, none elsewhere).
       progress: called with the number of trials finished after each chunk.
 
     Returns:

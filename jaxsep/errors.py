@@ -31,3 +31,16 @@ class AudioError(JaxsepError):
 
 class RunFolderError(JaxsepError):
     """An output folder cannot be used (holds a finished run, not empty...)."""
+
+
+class SynthError(JaxsepError):
+    """A synthetic-set request cannot be met (unknown genre, too few songs, bad seed, folder in use...)."""
+
+
+class DatasetError(JaxsepError):
+    """A data set cannot be read at all (no such folder, unknown layout, a manifest without its columns...)."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

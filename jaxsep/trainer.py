@@ -62,8 +62,9 @@ def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool
     Args:
       model: the network (its ``n_classes`` sets the metrics' class count).
       config: the protocol.
-      unroll: ``unroll`` of the batch scan (a lowering choice; it never changes the numbers beyond float
-        rounding).
+      unroll: ``unroll`` of the epoch and batch scans (a lowering choice; it never changes the numbers
+        beyond float rounding). ``True`` unrolls them fully: XLA:CPU runs convolution gradients ~10x slower
+        inside a ``while`` loop than outside (jax issue #12868; measured in ``benchmarks/engine.py``).
 
     Returns:
       ``train_trial(trial, data) -> dict`` as described in the module docstring.
@@ -154,7 +155,7 @@ def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool
                     out["test_predictions"] = predictions
             return carry, out
 
-        _, history = lax.scan(epoch, (params, batch_stats, opt_state), epoch_keys)
+        _, history = lax.scan(epoch, (params, batch_stats, opt_state), epoch_keys, unroll=unroll)
         return history
 
     return train_trial

@@ -54,11 +54,18 @@ def test_chunks_equal_one_batch(reference):
         _assert_same_trial(chunked.history, t, reference, t)
 
 
-def test_map_lowering_equals_vmap(reference):
-    mapped = _run(SEEDS, strategy="map", devices=jax.devices()[:1])
-    assert mapped.strategy == "map"
+@pytest.mark.parametrize("strategy", ["map", "sequential"])
+def test_other_lowerings_equal_vmap(reference, strategy):
+    other = _run(SEEDS, strategy=strategy)
+    assert other.strategy == strategy
     for t in range(len(SEEDS)):
-        _assert_same_trial(mapped.history, t, reference, t)
+        _assert_same_trial(other.history, t, reference, t)
+
+
+def test_rolled_and_unrolled_scans_agree(reference):
+    rolled = _run(SEEDS, strategy="sequential", unroll=1)
+    for t in range(len(SEEDS)):
+        _assert_same_trial(rolled.history, t, reference, t)
 
 
 def test_sharded_over_eight_devices_equals_one_device():
@@ -100,7 +107,7 @@ def test_history_shapes(reference):
 
 
 def test_strategy_names():
-    assert resolve_strategy("auto", "cpu") == "map"
-    assert resolve_strategy("auto", "gpu") == "vmap"
+    assert resolve_strategy("auto", "cpu") == "sequential"
+    assert resolve_strategy("vmap", "gpu") == "vmap"
     with pytest.raises(ConfigError, match="unknown strategy"):
         resolve_strategy("loop")

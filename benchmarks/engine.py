@@ -1,0 +1,106 @@
+"""Trials per second of the vectorized engine against a Python loop over trials of the same jitted trainer.
+
+Side by side in one process, same data, same splits, same seeds; compile time reported apart; the device is
+named. Example (the paper's size, 4 trials):
+
+    python benchmarks/engine.py --songs 66 --mels 128 --frames 458 --trials 4
+
+Every variant's trial results are checked against the loop's (same numbers whatever the lowering).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import jax
+import numpy as np
+
+from jaxsep.config import TrainConfig
+from jaxsep.engine import device_data, run_trials, trial_keys
+from jaxsep.models import create_model, get_spec
+from jaxsep.splits import make_splits
+from jaxsep.toydata import toy_features
+from jaxsep.trainer import make_train_trial
+
+
+def python_loop(model_name, x, labels, splits, seeds, config, n_classes, unroll=1):
+    """The baseline a user would write: one jitted per-trial trainer, called in a Python loop."""
+    trial_fn = jax.jit(make_train_trial(create_model(model_name, n_classes, config), config, unroll=unroll))
+    data = jax.device_put(device_data(x, labels))
+    keys = trial_keys(seeds)
+
+    def trial(t):
+        return {"key": keys[t], "train": splits["train"][t], "test": splits["test"][t],
+                "validation": splits["validation"][t], "class_weights": splits["class_weights"][t]}
+
+    start = time.perf_counter()
+    compiled = trial_fn.lower(trial(0), data).compile()
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    outs = [jax.block_until_ready(compiled(trial(t), data)) for t in range(len(seeds))]
+    run_seconds = time.perf_counter() - start
+    history = {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+    return history, compile_seconds, run_seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--songs", type=int, default=66)
+    parser.add_argument("--classes", type=int, default=6)
+    parser.add_argument("--mels", type=int, default=128)
+    parser.add_argument("--frames", type=int, default=458)
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--filters", default="16,32")
+    parser.add_argument("--model", default="stems3")
+    parser.add_argument("--variants", default="loop,map,vmap", help="comma list of loop, map, vmap")
+    parser.add_argument("--unroll", type=int, default=1,
+                        help="epoch/batch scan unroll factor for every variant (0: fully unrolled)")
+    parser.add_argument("--json", help="also write the table as JSON here")
+    args = parser.parse_args()
+    unroll = True if args.unroll == 0 else args.unroll
+
+    counts = np.full(args.classes, args.songs // args.classes)
+    counts[: args.songs % args.classes] += 1
+    features = toy_features(songs_per_class=tuple(counts), n_mels=args.mels, frames=args.frames, seed=0)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                         filters=tuple(int(f) for f in args.filters.split(",")))
+    x = features.select_maps(get_spec(args.model).maps)
+    seeds = np.arange(args.trials)
+    splits = make_splits(features.labels, seeds, n_classes=args.classes, test_fraction=0.2)
+    device = jax.devices()[0]
+    print(f"device: {device.device_kind} ({jax.default_backend()}), {platform.processor() or platform.machine()}, "
+          f"jax {jax.__version__}; model {args.model}, {args.songs} songs x {args.mels} x {args.frames}, "
+          f"{args.trials} trials x {args.epochs} epochs, batch {args.batch_size}, filters {args.filters}")
+
+    rows, reference = [], None
+    for variant in args.variants.split(","):
+        if variant == "loop":
+            history, compile_s, run_s = python_loop(args.model, x, features.labels, splits, seeds, config,
+                                                    args.classes, unroll)
+        else:
+            report = run_trials(args.model, x, features.labels, splits, seeds, config, n_classes=args.classes,
+                                strategy=variant, devices=[device], unroll=unroll)
+            history, compile_s, run_s = report.history, report.compile_seconds, report.run_seconds
+        if reference is None:
+            reference = history
+        max_diff = float(np.max(np.abs(history["test_loss"] - reference["test_loss"])))
+        rows.append({"variant": variant, "compile_s": compile_s, "run_s": run_s,
+                     "trials_per_s": args.trials / run_s, "max_test_loss_diff": max_diff})
+        print(f"  {variant:5s} compile {compile_s:7.2f} s   run {run_s:7.2f} s   "
+              f"{args.trials / run_s:7.3f} trials/s   max |test loss - first| {max_diff:.1e}", flush=True)
+    base = next((r for r in rows if r["variant"] == "loop"), rows[0])
+    print("speed-up over the Python loop (run time, compile apart):")
+    for row in rows:
+        print(f"  {row['variant']:5s} {base['run_s'] / row['run_s']:.2f}x")
+    if args.json:
+        with open(args.json, "w") as stream:
+            json.dump({"args": vars(args), "device": str(device.device_kind), "rows": rows}, stream, indent=1)
+
+
+if __name__ == "__main__":
+    main()

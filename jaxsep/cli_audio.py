@@ -1,0 +1,146 @@
+"""The audio front end's commands, ``jaxsep features`` and ``jaxsep separate``; :func:`register` adds them to an app."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichBar
+
+from .cache import Cache, default_cache_dir
+from .datasets import Problem, discover
+from .errors import JaxsepError
+from .featurize import GIVEN, FeatureOptions, Progress, featurize, open_separator, separate_to_folder
+
+_console = Console(stderr=True)
+
+Data = Annotated[Path, typer.Argument(exists=True, help="class folders, a GiantSteps folder or a .csv manifest")]
+Classes = Annotated[Optional[list[str]], typer.Option(help="keep only these classes (repeat, or comma-separated)")]
+Start = Annotated[Optional[float], typer.Option(min=0.0, help="segment start (s) for songs without their own; default: the drop")]
+Pad = Annotated[bool, typer.Option(help="pad songs shorter than a segment (10.63 s) with silence instead of skipping them")]
+Strict = Annotated[bool, typer.Option(help="stop at the first bad file instead of skipping it")]
+Force = Annotated[bool, typer.Option(help="recompute instead of using cached results")]
+CacheDir = Annotated[Optional[Path], typer.Option("--cache", help="cache folder (default: $JAXSEP_CACHE or .jaxsep-cache)")]
+ModelRepo = Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="local demucs model repository")]
+Device = Annotated[Optional[str], typer.Option(help="torch device for demucs (cpu, cuda); default: cuda when available")]
+
+
+class _Bars(Progress):
+    """Rich progress bars: one for songs, one for the separation of the current song."""
+
+    def __init__(self, bar: RichBar):
+        self.bar = bar
+        self.songs = bar.add_task("songs", total=None)
+        self.within = bar.add_task("separating", total=1.0, visible=False)
+
+    def begin(self, total: int) -> None:
+        self.bar.update(self.songs, total=total)
+
+    def song(self, song_id: str) -> None:
+        self.bar.update(self.songs, description=f"songs ({song_id})")
+        self.bar.update(self.within, completed=0.0, visible=False)
+
+    def separation(self, fraction: float) -> None:
+        self.bar.update(self.within, completed=fraction, visible=True)
+
+    def advance(self) -> None:
+        self.bar.update(self.within, visible=False)
+        self.bar.advance(self.songs)
+
+
+def register(app: typer.Typer) -> None:
+    """Adds ``features`` and ``separate`` to ``app``."""
+    app.command("features")(features_command)
+    app.command("separate")(separate_command)
+
+
+def features_command(
+    data: Data,
+    out: Annotated[Path, typer.Option(help="feature file to write (.npz)")] = Path("features.npz"),
+    separator: Annotated[Optional[str], typer.Option(help="dsp | demucs | given (default: demucs if its weights are found, else dsp)")] = None,
+    classes: Classes = None,
+    start: Start = None,
+    pad: Pad = False,
+    strict: Strict = False,
+    force: Force = False,
+    cache: CacheDir = None,
+    model_repo: ModelRepo = None,
+    device: Device = None,
+    float32: Annotated[bool, typer.Option(help="store maps as float32 (default float16, 0.03 dB steps)")] = False,
+) -> None:
+    """Separates every song's segment and writes its log-mel maps (mix, novox, bass, drums, other, vocals)."""
+    with _errors_exit():
+        songs, problems = discover(data, classes=_split(classes))
+        chosen = open_separator(separator, model_repo=model_repo, device=device)
+        name = chosen if chosen == GIVEN else chosen.name
+        _say(f"{len(songs)} songs, separator {name}")
+        options = FeatureOptions(start=start, pad=pad, strict=strict, dtype="float32" if float32 else "float16")
+        with _bar() as bar:
+            run = featurize(songs, out=out, separator=chosen, cache=Cache(cache or default_cache_dir(), force=force),
+                            options=options, problems=problems, progress=_Bars(bar))
+        _report(run.problems)
+        _say(f"wrote {run.path}: {len(run.song_ids)} songs")
+
+
+def separate_command(
+    data: Data,
+    out: Annotated[Path, typer.Option(file_okay=False, help="folder for LABEL/SONG/{mixture,bass,drums,other,vocals}.wav")],
+    separator: Annotated[Optional[str], typer.Option(help="dsp | demucs (default: demucs if its weights are found, else dsp)")] = None,
+    classes: Classes = None,
+    start: Start = None,
+    pad: Pad = False,
+    strict: Strict = False,
+    force: Force = False,
+    cache: CacheDir = None,
+    model_repo: ModelRepo = None,
+    device: Device = None,
+) -> None:
+    """Writes each song's segment and its separated stems as audio files."""
+    with _errors_exit():
+        if separator == GIVEN:
+            raise typer.BadParameter("'given' stems need no separating; choose dsp or demucs", param_hint="--separator")
+        songs, problems = discover(data, classes=_split(classes))
+        chosen = open_separator(separator, model_repo=model_repo, device=device)
+        with _bar() as bar:
+            run = separate_to_folder(songs, out=out, separator=chosen, cache=Cache(cache or default_cache_dir()),
+                                     start=start, pad=pad, strict=strict, force=force, progress=_Bars(bar))
+        _report(problems + run.problems)
+        _say(f"wrote {len(run.song_ids)} songs under {out}")
+
+
+def _split(classes: list[str] | None) -> list[str] | None:
+    """``--classes a,b --classes c`` -> ``[a, b, c]``."""
+    if not classes:
+        return None
+    return [name for value in classes for name in value.split(",") if name.strip()]
+
+
+def _bar() -> RichBar:
+    return RichBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), console=_console, transient=True)
+
+
+def _report(problems: list[Problem]) -> None:
+    """One line per skipped file (plain lines, not a table: long paths stay whole and greppable)."""
+    if problems:
+        _say(f"skipped {len(problems)}:", style="yellow")
+    for problem in problems:
+        _say(f"  {problem.file}: {problem.problem}")
+
+
+def _say(text: str, style: str | None = None) -> None:
+    _console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _errors_exit() -> Iterator[None]:
+    """Turns a :class:`JaxsepError` into one line on stderr and exit status 1."""
+    try:
+        yield
+    except JaxsepError as error:
+        _say(f"error: {error}", style="bold red")
+        raise typer.Exit(1) from None
