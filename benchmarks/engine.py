@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from jaxsep.config import TrainConfig
-from jaxsep.engine import device_data, run_trials, trial_keys
+from jaxsep.engine import default_unroll, device_data, run_trials, trial_keys
 from jaxsep.models import create_model, get_spec
 from jaxsep.splits import make_splits
 from jaxsep.toydata import toy_features
@@ -57,12 +57,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--filters", default="16,32")
     parser.add_argument("--model", default="stems3")
-    parser.add_argument("--variants", default="loop,map,vmap", help="comma list of loop, map, vmap")
-    parser.add_argument("--unroll", type=int, default=1,
-                        help="epoch/batch scan unroll factor for every variant (0: fully unrolled)")
+    parser.add_argument("--variants", default="loop:1,auto,vmap",
+                        help="comma list of NAME[:UNROLL]: loop (Python loop over the jitted per-trial trainer), "
+                             "auto, sequential, vmap, map (the engine); UNROLL 0 = fully unrolled scans, "
+                             "default = the engine's choice for the backend")
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args()
-    unroll = True if args.unroll == 0 else args.unroll
 
     counts = np.full(args.classes, args.songs // args.classes)
     counts[: args.songs % args.classes] += 1
@@ -79,24 +79,26 @@ def main():
 
     rows, reference = [], None
     for variant in args.variants.split(","):
-        if variant == "loop":
+        name, _, unroll_text = variant.partition(":")
+        unroll = None if not unroll_text else (True if int(unroll_text) == 0 else int(unroll_text))
+        if name == "loop":
             history, compile_s, run_s = python_loop(args.model, x, features.labels, splits, seeds, config,
-                                                    args.classes, unroll)
+                                                    args.classes, default_unroll() if unroll is None else unroll)
         else:
             report = run_trials(args.model, x, features.labels, splits, seeds, config, n_classes=args.classes,
-                                strategy=variant, devices=[device], unroll=unroll)
+                                strategy=name, devices=[device], unroll=unroll)
             history, compile_s, run_s = report.history, report.compile_seconds, report.run_seconds
         if reference is None:
             reference = history
         max_diff = float(np.max(np.abs(history["test_loss"] - reference["test_loss"])))
         rows.append({"variant": variant, "compile_s": compile_s, "run_s": run_s,
                      "trials_per_s": args.trials / run_s, "max_test_loss_diff": max_diff})
-        print(f"  {variant:5s} compile {compile_s:7.2f} s   run {run_s:7.2f} s   "
+        print(f"  {variant:10s} compile {compile_s:7.2f} s   run {run_s:7.2f} s   "
               f"{args.trials / run_s:7.3f} trials/s   max |test loss - first| {max_diff:.1e}", flush=True)
-    base = next((r for r in rows if r["variant"] == "loop"), rows[0])
-    print("speed-up over the Python loop (run time, compile apart):")
+    base = rows[0]
+    print(f"speed-up over {base['variant']} (run time, compile apart):")
     for row in rows:
-        print(f"  {row['variant']:5s} {base['run_s'] / row['run_s']:.2f}x")
+        print(f"  {row['variant']:10s} {base['run_s'] / row['run_s']:.2f}x")
     if args.json:
         with open(args.json, "w") as stream:
             json.dump({"args": vars(args), "device": str(device.device_kind), "rows": rows}, stream, indent=1)

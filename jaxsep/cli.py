@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import importlib
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -71,21 +71,31 @@ def build_run_config(models, trials, epochs, seed, batch_size, filters, select_o
                      trials_per_chunk=trials_per_chunk, strategy=strategy)
 
 
-def run_and_write(features, config: RunConfig, out_dir: Path, *, overwrite: bool) -> dict:
-    """Runs the experiment with a progress bar, writes the run folder, prints Table 1; returns results."""
+@contextlib.contextmanager
+def train_bars(config: RunConfig):
+    """Rich progress bars, one per model; yields the ``progress(model, done, total)`` callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks = {}
+
+        def progress(model, done, total):
+            if model not in tasks:
+                tasks[model] = bar.add_task(model, total=total)
+            bar.update(tasks[model], completed=done, total=total)
+
+        yield progress
+
+
+def run_and_write(features, config: RunConfig, out_dir: Path, *, overwrite: bool) -> dict:
+    """Runs the experiment with progress bars, writes the run folder, prints Table 1; returns results."""
     from .experiment import run_experiment
     from .runfolder import check_out_dir, write_run
 
     check_out_dir(out_dir, overwrite=overwrite)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        tasks = {m: bar.add_task(f"{m} (compiling, then training)", total=config.trials) for m in config.models}
-
-        def progress(model, done, total):
-            bar.update(tasks[model], completed=done, description=model)
-
+    console.print(f"training {', '.join(config.models)} over {config.trials} trials (each model compiles first)")
+    with train_bars(config) as progress:
         results = run_experiment(features, config, progress=progress)
     write_run(out_dir, results, overwrite=overwrite)
     show_table(out_dir)
@@ -116,6 +126,7 @@ def run(
     select_on: SelectOn = "test",
     strategy: Strategy = "auto",
     trials_per_chunk: Chunk = None,
+    classes: Annotated[Optional[str], typer.Option(help="Comma-separated classes to keep (default: all).")] = None,
     overwrite: Overwrite = False,
 ):
     """Train the models over many random splits and write Table 1, Figure 1 and p-values."""
@@ -130,6 +141,8 @@ def run(
     for name in config.models:
         get_spec(name)
     loaded = load_features(features, required_maps(config.models))
+    if classes:
+        loaded = loaded.subset_classes(parse_names(classes))
     run_and_write(loaded, config, out_dir, overwrite=overwrite)
 
 
@@ -166,17 +179,11 @@ def params(
         out.print(table)
 
 
-def _register_optional(module: str) -> None:
-    """Adds the commands of a sibling CLI module (audio front end, separation, synthetic data) if present."""
-    try:
-        importlib.import_module(f"jaxsep.{module}").register(app)
-    except ModuleNotFoundError as error:
-        if error.name != f"jaxsep.{module}":
-            raise
+# The other command groups live in their own modules and register themselves here (they import this one).
+from . import cli_audio, cli_demo, cli_separation, cli_synth  # noqa: E402
 
-
-for _module in ("cli_audio", "cli_separation", "cli_synth", "cli_demo"):
-    _register_optional(_module)
+for _module in (cli_audio, cli_separation, cli_synth, cli_demo):
+    _module.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -78,6 +78,26 @@ class FeatureSet:
         index = [self.maps.index(n) for n in names]
         return self.mels[..., index]
 
+    def subset_classes(self, names: Iterable[str]) -> "FeatureSet":
+        """The songs of the named classes only, relabelled ``0..len(names)-1`` in the given order."""
+        names = tuple(names)
+        unknown = [n for n in names if n not in self.classes]
+        if unknown:
+            raise FeatureFileError(self.path or "<features>", f"unknown class(es) {unknown}; file has {list(self.classes)}")
+        old = [self.classes.index(n) for n in names]
+        keep = np.isin(self.labels, old)
+        relabel = np.full(self.n_classes, -1, np.int32)
+        relabel[old] = np.arange(len(old))
+        return FeatureSet(
+            mels=self.mels[keep],
+            maps=self.maps,
+            labels=relabel[self.labels[keep]],
+            classes=names,
+            song_ids=tuple(s for s, k in zip(self.song_ids, keep) if k),
+            meta={**self.meta, "classes_selected": list(names)},
+            path=self.path,
+        )
+
     def class_counts(self) -> np.ndarray:
         """Songs per class, shape ``(n_classes,)``."""
         return np.bincount(self.labels, minlength=self.n_classes)

@@ -6,11 +6,13 @@ interrupted run never leaves a folder that looks finished. ``results.json`` mark
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from .errors import RunFolderError
 from .report import plot_f1_distributions, table_csv, table_markdown, table_rows
@@ -57,8 +59,10 @@ def _write_report_files(folder: Path, results: dict) -> None:
     plt.close(figure)
 
 
-def write_run(out: Path, results: dict, *, overwrite: bool = False) -> Path:
-    """Writes a finished run atomically and returns its folder.
+@contextlib.contextmanager
+def staged_folder(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yields a hidden staging folder beside ``out`` and renames it to ``out`` when the block succeeds;
+    on any error (or Ctrl-C) the staging folder is removed and ``out`` is left as it was.
 
     Raises:
       RunFolderError: see :func:`check_out_dir`.
@@ -68,8 +72,7 @@ def write_run(out: Path, results: dict, *, overwrite: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        (staging / RESULTS).write_text(json.dumps(_json_safe(results), indent=1))
-        _write_report_files(staging, results)
+        yield staging
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             out.rename(trash / out.name)
@@ -80,7 +83,24 @@ def write_run(out: Path, results: dict, *, overwrite: bool = False) -> Path:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return out
+
+
+def write_run_files(folder: Path, results: dict) -> None:
+    """Writes ``results.json`` and the report files into an existing (staging) folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RESULTS).write_text(json.dumps(_json_safe(results), indent=1))
+    _write_report_files(folder, results)
+
+
+def write_run(out: Path, results: dict, *, overwrite: bool = False) -> Path:
+    """Writes a finished run atomically and returns its folder.
+
+    Raises:
+      RunFolderError: see :func:`check_out_dir`.
+    """
+    with staged_folder(out, overwrite=overwrite) as staging:
+        write_run_files(staging, results)
+    return Path(out)
 
 
 def load_results(run: Path) -> dict:
