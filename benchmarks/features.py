@@ -11,30 +11,20 @@ Reports only; correctness lives in tests/.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from machine import cpu_name  # benchmarks/machine.py
 import soundfile as sf
 
 from jaxsep.audio import match_channels, resample
 from jaxsep.constants import SAMPLE_RATE
 from jaxsep.melspec import log_mel
 from jaxsep.segments import load_segment, resolve_start
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 
 def make_songs(folder: Path, count: int) -> list[Path]:

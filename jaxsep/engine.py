@@ -1,19 +1,23 @@
 """The trial engine: all trials of one model, features on the device once, one compiled trainer.
 
-The per-trial trainer (:func:`jaxsep.trainer.make_train_trial`) is a pure function of ``(trial, data)``;
-the engine lowers the trial axis in one of three ways, which give the same numbers (to float rounding):
+The per-trial trainer (:mod:`jaxsep.trainer`) is a pure function of ``(trial, data)``; the engine lowers the
+trial axis in one of four ways, which give the same numbers (to float rounding; tested):
 
 * ``"vmap"``: ``jax.vmap`` over trials, one program for a whole chunk; convolutions with per-trial weights
   become grouped convolutions. Sharded over a 1-d ``jax.sharding`` mesh when there are several devices.
 * ``"map"``: ``lax.map`` over trials inside one program (trials one after another on each device).
-* ``"sequential"``: one compiled single-trial program, dispatched once per trial (asynchronously).
+* ``"sequential"``: one compiled single-trial program (epochs and batches as ``lax.scan``), dispatched once
+  per trial, asynchronously.
+* ``"stepped"``: the same trial driven from Python one jitted training step at a time
+  (:class:`jaxsep.trainer.SteppedTrial`), dispatched asynchronously.
 
-``"auto"`` picks ``"sequential"`` on every backend for now, from measurements: on this 2-core CPU
-(``benchmarks/engine.py``) XLA:CPU runs grouped convolutions ~4x slower than per-trial ones and anything
-inside a ``while`` loop (``"map"``) ~10x slower; on an H200 a naive ``vmap`` ran 3.4x slower than a loop and
-crashed XLA's autotuner at batch 32 (issue measurements). On CPU the epoch and batch scans are also fully
-unrolled (same reason). The trial axis is split into chunks when all trials do not fit in memory
-(``"vmap"`` estimates it from the compiled program).
+``"auto"`` picks from measurements (``benchmarks/engine.py``, README): on CPU ``"stepped"``. XLA:CPU runs
+convolution gradients ~16x slower inside a ``while`` loop (jax issue #12868), and fully unrolled scans, which
+avoid that, took 13 GB of memory and longer compiles for no speed gain (paper size: stepped 20 s/trial,
+2.4 GB; unrolled 21 s/trial, 13 GB; ``vmap`` unrolled 25 s/trial). Elsewhere ``"sequential"``: on an H200 a
+naive ``vmap`` ran 3.4x slower than a per-trial loop and crashed XLA's autotuner at batch 32 (measured outside
+the project; no GPU was lent to the session that wrote this). The trial axis is split into chunks when all
+trials do not fit in memory (``"vmap"`` estimates it from the compiled program).
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from .config import TrainConfig
 from .errors import ConfigError
 from .models import build_network, get_spec
-from .trainer import make_train_trial, song_statistics
+from .trainer import SteppedTrial, make_train_trial, song_statistics
 
-STRATEGIES = ("auto", "sequential", "vmap", "map")
+STRATEGIES = ("auto", "stepped", "sequential", "vmap", "map")
 _TRIAL_AXIS = "trials"
 
 
@@ -44,7 +48,9 @@ def resolve_strategy(strategy: str, backend: str | None = None) -> str:
     """Maps ``"auto"`` to the lowering measured fastest on ``backend`` (default: JAX's default backend)."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
-    return "sequential" if strategy == "auto" else strategy
+    if strategy != "auto":
+        return strategy
+    return "stepped" if (backend or jax.default_backend()) == "cpu" else "sequential"
 
 
 def default_unroll(backend: str | None = None) -> int | bool:
@@ -87,6 +93,8 @@ class EngineReport:
 def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str, devices: tuple, unroll):
     """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
     it and its compilations."""
+    if strategy == "stepped":
+        return SteppedTrial(build_network(separable, n_classes, config), config)
     trial_fn = make_train_trial(build_network(separable, n_classes, config), config, unroll=unroll)
     if strategy == "sequential":
         return jax.jit(trial_fn)
@@ -128,8 +136,8 @@ class TrialRunner:
         self.spec = get_spec(model_name)
         devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
         self.strategy = resolve_strategy(strategy, devices[0].platform)
-        # One compiled single-trial program runs on one device (XLA:CPU already uses every core for it).
-        self.devices = devices[:1] if self.strategy == "sequential" else devices
+        # Single-trial programs run on one device (XLA:CPU already uses every core for one program).
+        self.devices = devices[:1] if self.strategy in ("sequential", "stepped") else devices
         unroll = default_unroll(devices[0].platform) if unroll is None else unroll
         self._key = (self.spec.separable, n_classes, config, self.strategy, self.devices, unroll)
         self._program = _program(*self._key)
@@ -153,12 +161,16 @@ class TrialRunner:
 
     def compiled(self, trials: dict, data: dict):
         """The compiled program for these shapes (compiled once per process, timed)."""
-        if self.strategy == "sequential":
+        if self.strategy in ("sequential", "stepped"):
             trials = {k: v[0] for k, v in trials.items()}
         key = (self._key, _signature(trials), _signature(data))
         if key not in _EXECUTABLES:
             start = time.perf_counter()
-            _EXECUTABLES[key] = self._program.lower(self._place_trials(trials), data).compile()
+            if self.strategy == "stepped":
+                self._program.compile(self._place_trials(trials), data)
+                _EXECUTABLES[key] = self._program
+            else:
+                _EXECUTABLES[key] = self._program.lower(self._place_trials(trials), data).compile()
             self.compile_seconds += time.perf_counter() - start
         return _EXECUTABLES[key]
 
@@ -172,17 +184,23 @@ class TrialRunner:
             return None
         return used / max(1, len(probe["key"]) // self.n_devices)
 
-    def run(self, trials: dict, data: dict) -> dict[str, np.ndarray]:
-        """Runs one chunk: ``trials`` arrays with leading ``(chunk,)`` axis, a multiple of the device count."""
+    def run(self, trials: dict, data: dict, on_trial: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+        """Runs one chunk: ``trials`` arrays with leading ``(chunk,)`` axis, a multiple of the device count.
+        ``on_trial(n)`` is called as trials finish (per trial for single-trial lowerings, else per chunk)."""
         program = self.compiled(trials, data)
-        if self.strategy == "sequential":
+        if self.strategy in ("sequential", "stepped"):
             # Dispatch every trial before waiting on any: the host never idles the device between trials.
             placed = self._place_trials(trials)
             outs = [program({k: v[t] for k, v in placed.items()}, data) for t in range(len(trials["key"]))]
-            outs = jax.block_until_ready(outs)
+            for done, out in enumerate(outs, 1):
+                jax.block_until_ready(out)
+                if on_trial is not None:
+                    on_trial(done)
             return {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}
-        out = program(self._place_trials(trials), data)
-        return jax.tree.map(np.asarray, jax.block_until_ready(out))
+        out = jax.tree.map(np.asarray, jax.block_until_ready(program(self._place_trials(trials), data)))
+        if on_trial is not None:
+            on_trial(len(trials["key"]))
+        return out
 
 
 def _memory_budget(device) -> float:
@@ -282,11 +300,10 @@ def run_trials(
         padded = _pad_trials(part, chunk)
         runner.compiled(padded, data)
         begin = time.perf_counter()
-        out = runner.run(padded, data)
+        report = None if progress is None else (lambda done, start=start: progress(start + min(done, n_part)))
+        out = runner.run(padded, data, on_trial=report)
         run_seconds += time.perf_counter() - begin
         pieces.append({k: v[:n_part] for k, v in out.items()})
-        if progress is not None:
-            progress(start + n_part)
     history = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     return EngineReport(
         history=history,

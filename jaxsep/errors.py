@@ -7,26 +7,25 @@ class JaxsepError(Exception):
     """Base class for every error jaxsep raises on bad input or configuration."""
 
 
-class FeatureFileError(JaxsepError):
-    """A feature file is missing, unreadable or inconsistent."""
+class PathError(JaxsepError):
+    """An error about one file or folder: ``str(error)`` is ``"<path>: <problem>"``."""
 
     def __init__(self, path, problem: str):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class FeatureFileError(PathError):
+    """A feature file is missing, unreadable or inconsistent."""
 
 
 class ConfigError(JaxsepError):
     """A run or trial configuration value is out of range."""
 
 
-class AudioError(JaxsepError):
+class AudioError(PathError):
     """An audio file cannot be used (unreadable, silent, not finite, too short...)."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 class RunFolderError(JaxsepError):
@@ -37,10 +36,5 @@ class SynthError(JaxsepError):
     """A synthetic-set request cannot be met (unknown genre, too few songs, bad seed, folder in use...)."""
 
 
-class DatasetError(JaxsepError):
+class DatasetError(PathError):
     """A data set cannot be read at all (no such folder, unknown layout, a manifest without its columns...)."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")

@@ -54,7 +54,7 @@ def test_chunks_equal_one_batch(reference):
         _assert_same_trial(chunked.history, t, reference, t)
 
 
-@pytest.mark.parametrize("strategy", ["map", "sequential"])
+@pytest.mark.parametrize("strategy", ["map", "sequential", "stepped"])
 def test_other_lowerings_equal_vmap(reference, strategy):
     other = _run(SEEDS, strategy=strategy)
     assert other.strategy == strategy
@@ -107,7 +107,8 @@ def test_history_shapes(reference):
 
 
 def test_strategy_names():
-    assert resolve_strategy("auto", "cpu") == "sequential"
+    assert resolve_strategy("auto", "cpu") == "stepped"
+    assert resolve_strategy("auto", "gpu") == "sequential"
     assert resolve_strategy("vmap", "gpu") == "vmap"
     with pytest.raises(ConfigError, match="unknown strategy"):
         resolve_strategy("loop")
