@@ -373,7 +373,7 @@ def print_report(args, results: dict, rows: list[dict], checks: list[dict]) -> N
               f"{r['extrapolated_s']:9.2f}{mark} {r['trials_per_s']:9.3f} {r['clips_per_s']:8.1f} "
               f"{r['tflops']:8.3g} {r['peak_mb']:8.0f}")
     print("setup = compile (JAX) or one-epoch warm-up (PyTorch); wall = training after setup; "
-          f"* = extrapolated linearly from fewer trials")
+          "* = extrapolated linearly from fewer trials")
     engine = [r for r in rows if r["variant"] == "engine" and "error" not in r]
     if engine:
         print("engine speed-up (trials/s ratio, same run):")
