@@ -136,11 +136,7 @@ def run(
     config = build_run_config(models, trials, epochs, seed, batch_size, filters, select_on, strategy,
                               trials_per_chunk, learning_rate=learning_rate, kernel_size=kernel_size, l1=l1, l2=l2,
                               dropout=dropout)
-    from .models import get_spec
-
-    for name in config.models:
-        get_spec(name)
-    loaded = load_features(features, required_maps(config.models))
+    loaded = load_features(features, required_maps(config.models))  # required_maps checks model names
     if classes:
         loaded = loaded.subset_classes(parse_names(classes))
     run_and_write(loaded, config, out_dir, overwrite=overwrite)

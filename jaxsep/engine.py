@@ -54,8 +54,8 @@ def resolve_strategy(strategy: str, backend: str | None = None) -> str:
 
 
 def default_unroll(backend: str | None = None) -> int | bool:
-    """Full unrolling of the epoch/batch scans on CPU (XLA:CPU runs conv gradients ~10x slower inside a
-    ``while`` loop, jax issue #12868); rolled loops elsewhere, which compile faster."""
+    """Full unrolling of the epoch/batch scans on CPU for the scanned lowerings (XLA:CPU ran conv gradients
+    ~16x slower inside a ``while`` loop, jax issue #12868); rolled loops elsewhere, which compile faster."""
     return True if (backend or jax.default_backend()) == "cpu" else 1
 
 
@@ -104,13 +104,18 @@ def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str
             return jax.vmap(trial_fn, in_axes=(0, None))(trials, data)
         return lax.map(lambda trial: trial_fn(trial, data), trials)
 
-    if len(devices) > 1:
-        mesh = Mesh(np.array(devices), (_TRIAL_AXIS,))
+    mesh = _trial_mesh(devices)
+    if mesh is not None:
         # Trials are independent: no collectives, so the replication (vma) check has nothing to guard.
         local = jax.shard_map(
             local, mesh=mesh, in_specs=(P(_TRIAL_AXIS), P()), out_specs=P(_TRIAL_AXIS), check_vma=False
         )
     return jax.jit(local)
+
+
+def _trial_mesh(devices: tuple) -> Mesh | None:
+    """The 1-d mesh the trial axis is sharded over; None for a single device."""
+    return Mesh(np.array(devices), (_TRIAL_AXIS,)) if len(devices) > 1 else None
 
 
 _EXECUTABLES: dict[tuple, object] = {}
@@ -127,7 +132,7 @@ class TrialRunner:
       model_name: a name from :data:`jaxsep.models.MODELS`.
       n_classes: classes of the data set.
       config: the per-trial protocol.
-      strategy: "auto", "vmap" or "map".
+      strategy: "auto", "stepped", "sequential", "vmap" or "map".
       devices: devices to shard the trial axis over (default: all local devices of the default backend).
       unroll: unroll of the epoch/batch scans (default: :func:`default_unroll`).
     """
@@ -141,7 +146,7 @@ class TrialRunner:
         unroll = default_unroll(devices[0].platform) if unroll is None else unroll
         self._key = (self.spec.separable, n_classes, config, self.strategy, self.devices, unroll)
         self._program = _program(*self._key)
-        self.mesh = Mesh(np.array(self.devices), (_TRIAL_AXIS,)) if len(self.devices) > 1 else None
+        self.mesh = _trial_mesh(self.devices)
         self.compile_seconds = 0.0
 
     @property

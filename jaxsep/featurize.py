@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -31,21 +31,12 @@ from .errors import AudioError, DatasetError, JaxsepError
 from .featurefile import save_features
 from .melspec import AMIN, REF_POWER, log_mel
 from .segments import DROP_RULE, SEGMENT_SECONDS, fit_length, load_segment, resolve_start
+# The package imports torch only when demucs runs, so importing it here keeps the front end torch-free.
+from .separation import Separator, default_separator_name, get_separator
 
 #: The ``--separator`` value that reads the user's true stems instead of separating.
 GIVEN = "given"
 FRAMING = "centred frames (librosa center=True, zero padding), trailing frame at the segment's end dropped"
-
-
-class Separator(Protocol):
-    """What :mod:`jaxsep.separation` provides (see ``get_separator``)."""
-
-    name: str
-    signature: str
-    sample_rate: int
-    channels: int
-
-    def separate(self, audio: np.ndarray, sample_rate: int, *, progress=None) -> dict[str, np.ndarray]: ...
 
 
 class Progress:
@@ -100,8 +91,6 @@ def open_separator(name: str | None, *, model_repo: Path | None = None, device: 
     """The separator called ``name`` (``dsp``, ``demucs``), :data:`GIVEN`, or the default one for ``None``."""
     if name == GIVEN:
         return GIVEN
-    from .separation import default_separator_name, get_separator  # torch stays unimported until here
-
     return get_separator(name or default_separator_name(model_repo), model_repo=model_repo, device=device)
 
 
