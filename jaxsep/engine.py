@@ -8,16 +8,18 @@ trial axis in one of four ways, which give the same numbers (to float rounding; 
 * ``"map"``: ``lax.map`` over trials inside one program (trials one after another on each device).
 * ``"sequential"``: one compiled single-trial program (epochs and batches as ``lax.scan``), dispatched once
   per trial, asynchronously.
-* ``"stepped"``: the same trial driven from Python one jitted training step at a time
+* ``"stepped"``: the same trial driven from Python a few unrolled training steps per jitted call
   (:class:`jaxsep.trainer.SteppedTrial`), dispatched asynchronously.
 
-``"auto"`` picks from measurements (``benchmarks/engine.py``, README): on CPU ``"stepped"``. XLA:CPU runs
-convolution gradients ~16x slower inside a ``while`` loop (jax issue #12868), and fully unrolled scans, which
-avoid that, took 13 GB of memory and longer compiles for no speed gain (paper size: stepped 20 s/trial,
-2.4 GB; unrolled 21 s/trial, 13 GB; ``vmap`` unrolled 25 s/trial). Elsewhere ``"sequential"``: on an H200 a
-naive ``vmap`` ran 3.4x slower than a per-trial loop and crashed XLA's autotuner at batch 32 (measured outside
-the project; no GPU was lent to the session that wrote this). The trial axis is split into chunks when all
-trials do not fit in memory (``"vmap"`` estimates it from the compiled program).
+``"auto"`` picks from measurements (``benchmarks/engine.py``, ``benchmarks/RESULTS.md``). On CPU,
+``"sequential"`` with fully unrolled loops when a trial has at most :data:`UNROLLED_STEPS_MAX` training steps
+(the paper's protocol: 12), else ``"stepped"``: XLA:CPU runs convolution gradients ~16x slower inside a
+``while`` loop (jax issue #12868), and an unrolled program's compile time and memory grow with its steps. At
+the paper's size (2-core CPU): unrolled 5.7 s per trial, stepped 6.8 s, one step per call 8.3 s; ``vmap``
+over trials is slower than one trial at a time (grouped convolutions). Elsewhere ``"sequential"`` with rolled
+loops: on an H200 a naive ``vmap`` ran 3.4x slower than a per-trial loop and crashed XLA's autotuner at batch
+32 (measured outside the project; no GPU was lent to the sessions that wrote this). The trial axis is split
+into chunks when all trials do not fit in memory (``"vmap"`` estimates it from the compiled program).
 """
 
 from __future__ import annotations
@@ -35,22 +37,37 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from .compiler import compiler_options
 from .config import TrainConfig
 from .errors import ConfigError
 from .models import build_network, get_spec
 from .trainer import SteppedTrial, make_train_trial, song_statistics
 
 STRATEGIES = ("auto", "stepped", "sequential", "vmap", "map")
+#: On CPU, ``"auto"`` unrolls a whole trial into one program up to this many training steps (the paper's
+#: protocol has 12: 5.7 s per trial against 6.8 s stepped, compile 13 s against 6 s; benchmarks/RESULTS.md).
+UNROLLED_STEPS_MAX = 24
+#: Training steps per jitted call of the ``"stepped"`` driver unless ``unroll`` says otherwise (the paper's
+#: epoch has 2; a larger data set's epoch runs in calls of 8 steps, so compile time stays bounded).
+STEPS_PER_CALL = 8
 _TRIAL_AXIS = "trials"
 
 
-def resolve_strategy(strategy: str, backend: str | None = None) -> str:
-    """Maps ``"auto"`` to the lowering measured fastest on ``backend`` (default: JAX's default backend)."""
+def resolve_strategy(strategy: str, backend: str | None = None, steps_per_trial: int | None = None) -> str:
+    """Maps ``"auto"`` to the lowering measured fastest on ``backend`` (default: JAX's default backend).
+
+    On CPU: ``"sequential"`` (the whole trial one fully unrolled program) when a trial has at most
+    :data:`UNROLLED_STEPS_MAX` training steps, else ``"stepped"`` (unrolled programs grow in compile time and
+    memory with the steps). Elsewhere ``"sequential"`` with rolled loops.
+    """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
     if strategy != "auto":
         return strategy
-    return "stepped" if (backend or jax.default_backend()) == "cpu" else "sequential"
+    if (backend or jax.default_backend()) != "cpu":
+        return "sequential"
+    small = steps_per_trial is not None and steps_per_trial <= UNROLLED_STEPS_MAX
+    return "sequential" if small else "stepped"
 
 
 def default_unroll(backend: str | None = None) -> int | bool:
@@ -93,11 +110,14 @@ class EngineReport:
 def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str, devices: tuple, unroll):
     """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
     it and its compilations."""
+    options = compiler_options(devices[0].platform)
     if strategy == "stepped":
-        return SteppedTrial(build_network(separable, n_classes, config), config)
+        # For this driver ``unroll`` is the training steps unrolled into one call; True: a whole epoch.
+        steps_per_call = 1 << 30 if unroll is True else int(unroll)
+        return SteppedTrial(build_network(separable, n_classes, config), config, options, steps_per_call)
     trial_fn = make_train_trial(build_network(separable, n_classes, config), config, unroll=unroll)
     if strategy == "sequential":
-        return jax.jit(trial_fn)
+        return jax.jit(trial_fn, compiler_options=options)
 
     def local(trials, data):
         if strategy == "vmap":
@@ -110,7 +130,7 @@ def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str
         local = jax.shard_map(
             local, mesh=mesh, in_specs=(P(_TRIAL_AXIS), P()), out_specs=P(_TRIAL_AXIS), check_vma=False
         )
-    return jax.jit(local)
+    return jax.jit(local, compiler_options=options)
 
 
 def _trial_mesh(devices: tuple) -> Mesh | None:
@@ -134,16 +154,20 @@ class TrialRunner:
       config: the per-trial protocol.
       strategy: "auto", "stepped", "sequential", "vmap" or "map".
       devices: devices to shard the trial axis over (default: all local devices of the default backend).
-      unroll: unroll of the epoch/batch scans (default: :func:`default_unroll`).
+      unroll: unroll of the epoch/batch scans (default: :func:`default_unroll`); for ``"stepped"``, the
+        training steps per call (default :data:`STEPS_PER_CALL`).
+      steps_per_trial: training steps of one trial, for ``"auto"`` (see :func:`resolve_strategy`).
     """
 
-    def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=None):
+    def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=None,
+                 steps_per_trial: int | None = None):
         self.spec = get_spec(model_name)
         devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
-        self.strategy = resolve_strategy(strategy, devices[0].platform)
+        self.strategy = resolve_strategy(strategy, devices[0].platform, steps_per_trial)
         # Single-trial programs run on one device (XLA:CPU already uses every core for one program).
         self.devices = devices[:1] if self.strategy in ("sequential", "stepped") else devices
-        unroll = default_unroll(devices[0].platform) if unroll is None else unroll
+        if unroll is None:
+            unroll = STEPS_PER_CALL if self.strategy == "stepped" else default_unroll(devices[0].platform)
         self._key = (self.spec.separable, n_classes, config, self.strategy, self.devices, unroll)
         self._program = _program(*self._key)
         self.mesh = _trial_mesh(self.devices)
@@ -270,10 +294,12 @@ def run_trials(
       seeds: ``(trials,)`` per-trial seeds (run seed + trial index).
       config: the per-trial protocol.
       n_classes: number of classes.
-      strategy: "auto", "sequential", "vmap" or "map" (same numbers, different lowering).
+      strategy: "auto", "stepped", "sequential", "vmap" or "map" (same numbers, different lowering).
       trials_per_chunk: trials per compiled call; None picks from the memory estimate.
       devices: devices to shard over (default: all local devices).
-      unroll: epoch/batch scan unroll (default: full on CPU, none elsewhere).
+      unroll: epoch/batch scan unroll of the scanned lowerings (default: full on CPU, none elsewhere); for
+        ``"stepped"``, the training steps unrolled into one call (default :data:`STEPS_PER_CALL`; True: a
+        whole epoch).
       progress: called with the number of trials finished after each chunk.
 
     Returns:
@@ -285,7 +311,9 @@ def run_trials(
     devices = list(devices) if devices is not None else jax.local_devices()
     # More devices than trials (or than a chunk) would only run padding.
     devices = devices[: max(1, min(len(devices), n_trials, trials_per_chunk or n_trials))]
-    runner = TrialRunner(model_name, n_classes, config, strategy=strategy, devices=devices, unroll=unroll)
+    steps_per_trial = config.epochs * math.ceil(splits["train"].shape[1] / config.batch_size)
+    runner = TrialRunner(model_name, n_classes, config, strategy=strategy, devices=devices, unroll=unroll,
+                         steps_per_trial=steps_per_trial)
     data = runner.place_data(device_data(x, labels))
     trials = {
         "key": trial_keys(seeds),

@@ -26,7 +26,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import ConfigError
-from .layers import SeparableConv
+from .layers import BatchNormReluPool, Dropout, SeparableConv
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,7 @@ class ConvBlock(nn.Module):
         else:
             x = nn.Conv(self.features, window, padding="SAME", use_bias=False, name="conv")(x)
         # Padded rows of a short last batch must not move the batch statistics.
-        bn_mask = None if mask is None else jnp.broadcast_to(mask[:, None, None, None] > 0, x.shape)
-        x = nn.BatchNorm(
-            use_running_average=not train,
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            use_fast_variance=False,
-            name="bn",
-        )(x, mask=bn_mask)
-        x = nn.relu(x)
-        return nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+        return BatchNormReluPool(self.bn_momentum, self.bn_epsilon, name="bn")(x, train=train, mask=mask)
 
 
 class GenreCNN(nn.Module):
@@ -118,7 +109,7 @@ class GenreCNN(nn.Module):
                 features, self.kernel_size, self.separable, self.bn_momentum, self.bn_epsilon, name=f"block{index + 1}"
             )(x, train=train, mask=mask)
         x = x.reshape(x.shape[0], -1)
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout)(x, deterministic=not train)
         return nn.Dense(self.n_classes, name="dense")(x)
 
 

@@ -17,6 +17,7 @@ Shapes (``S`` songs, ``E`` epochs, ``C`` channels):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,19 @@ def _pad_to_batches(indices: jax.Array, batch_size: int):
     padded = jnp.zeros(steps * batch_size, indices.dtype).at[:n].set(indices)
     mask = (jnp.arange(steps * batch_size) < n).astype(jnp.float32)
     return padded.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+def scan(f, carry, xs, *, unroll: int | bool = 1):
+    """``lax.scan`` over the leading axis of ``xs``, except that ``unroll=True`` unrolls in Python: jax emits
+    a fully "unrolled" ``lax.scan`` of length 1 as a ``while`` loop, where XLA:CPU runs convolution
+    gradients ~10x slower (a one-step epoch compiled 10x longer and ran slower than the whole trial)."""
+    if unroll is not True:
+        return lax.scan(f, carry, xs, unroll=unroll)
+    outputs = []
+    for index in range(jax.tree.leaves(xs)[0].shape[0]):
+        carry, output = f(carry, jax.tree.map(lambda leaf: leaf[index], xs))
+        outputs.append(output)
+    return carry, jax.tree.map(lambda *leaves: jnp.stack(leaves), *outputs)
 
 
 @dataclass(frozen=True)
@@ -188,51 +202,72 @@ def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool
 
         def epoch(carry, epoch_key):
             plan = parts.plan_epoch(trial, epoch_key)
-            carry, (losses, counts) = lax.scan(step, carry, plan, unroll=unroll)
+            carry, (losses, counts) = scan(step, carry, plan, unroll=unroll)
             return carry, parts.end_epoch(carry, scale, trial, data, losses, counts)
 
-        _, history = lax.scan(epoch, carry, epoch_keys, unroll=unroll)
+        _, history = scan(epoch, carry, epoch_keys, unroll=unroll)
         return history
 
     return train_trial
 
 
 class SteppedTrial:
-    """The same trial driven from Python one jitted step at a time.
+    """The same trial driven from Python, a few training steps per jitted call.
 
     XLA:CPU runs convolution gradients ~10x slower inside a ``while`` loop than outside (jax issue #12868;
-    ``benchmarks/engine.py``), and unrolling the loops instead costs compile time and memory that grow with
-    epochs × steps. Four small compiled programs (start, plan, step, end of epoch) avoid both; dispatch is
-    asynchronous, so the host queues steps ahead of the device.
+    ``benchmarks/engine.py``), and unrolling a whole trial instead costs compile time and memory that grow
+    with epochs × steps. Here each call runs up to ``steps_per_call`` steps of one epoch unrolled; start,
+    epoch plan and end of epoch are their own small programs. Dispatch is asynchronous, so the host queues
+    calls ahead of the device. Paper size, 2-core CPU: 6.2 s per trial with the epoch's 2 steps in one call
+    against 7.5 s with one step per call (``benchmarks/engine.py``).
+
+    Args:
+      model, config: the network and protocol.
+      compiler_options: passed to every ``jax.jit`` (:mod:`jaxsep.compiler`).
+      steps_per_call: most training steps unrolled into one call (compile time grows with it; an epoch
+        with ``n`` steps compiles at most two step programs, for ``steps_per_call`` and ``n`` modulo it).
     """
 
-    def __init__(self, model: GenreCNN, config: TrainConfig):
+    def __init__(self, model: GenreCNN, config: TrainConfig, compiler_options: dict | None = None,
+                 steps_per_call: int = 8):
         parts = make_trial_parts(model, config)
         self.epochs = config.epochs
-        self._start = jax.jit(parts.start)
-        self._plan = jax.jit(parts.plan_epoch)
-        self._step = jax.jit(parts.train_step, donate_argnums=0)
-        self._end = jax.jit(parts.end_epoch)
+        self.steps_per_call = steps_per_call
+        jit = functools.partial(jax.jit, compiler_options=compiler_options)
+
+        def run_steps(carry, scale, data, class_weights, indices, mask, dropout_keys):
+            def step(carry, inputs):
+                return parts.train_step(carry, scale, data, class_weights, *inputs)
+
+            return scan(step, carry, (indices, mask, dropout_keys), unroll=True)
+
+        self._start = jit(parts.start)
+        self._plan = jit(parts.plan_epoch)
+        self._steps = jit(run_steps, donate_argnums=0)
+        self._end = jit(parts.end_epoch)
+
+    def _epoch(self, carry, scale, trial, data, epoch_key):
+        indices, mask, dropout_keys = self._plan(trial, epoch_key)
+        losses, counts = [], []
+        for first in range(0, indices.shape[0], self.steps_per_call):
+            block = slice(first, first + self.steps_per_call)
+            carry, (loss, count) = self._steps(carry, scale, data, trial["class_weights"], indices[block],
+                                               mask[block], dropout_keys[block])
+            losses.append(loss)
+            counts.append(count)
+        losses, counts = jnp.concatenate(losses), jnp.concatenate(counts)
+        return carry, self._end(carry, scale, trial, data, losses, counts)
 
     def compile(self, trial: dict, data: dict) -> None:
-        """Compiles every piece for these shapes (timed by the caller) by running one trial's first steps."""
+        """Compiles every piece for these shapes (timed by the caller) by running one trial's first epoch."""
         carry, scale, keys = self._start(trial, data)
-        indices, mask, dropout_keys = self._plan(trial, keys[0])
-        carry, (loss, count) = self._step(carry, scale, data, trial["class_weights"], indices[0], mask[0],
-                                          dropout_keys[0])
-        jax.block_until_ready(self._end(carry, scale, trial, data, loss[None], count[None]))
+        jax.block_until_ready(self._epoch(carry, scale, trial, data, keys[0]))
 
     def __call__(self, trial: dict, data: dict) -> dict:
         """Runs one trial; returns the same history dict as :func:`make_train_trial` (arrays on device)."""
         carry, scale, keys = self._start(trial, data)
         history = []
         for epoch in range(self.epochs):
-            indices, mask, dropout_keys = self._plan(trial, keys[epoch])
-            losses, counts = [], []
-            for step in range(indices.shape[0]):
-                carry, (loss, count) = self._step(carry, scale, data, trial["class_weights"], indices[step],
-                                                  mask[step], dropout_keys[step])
-                losses.append(loss)
-                counts.append(count)
-            history.append(self._end(carry, scale, trial, data, jnp.stack(losses), jnp.stack(counts)))
+            carry, metrics = self._epoch(carry, scale, trial, data, keys[epoch])
+            history.append(metrics)
         return {k: jnp.stack([h[k] for h in history]) for k in history[0]}

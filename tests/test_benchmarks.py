@@ -166,3 +166,22 @@ def test_ensemble_equals_eager_without_dropout(torch_reference, separable):
     for key in ("train_loss", "test_loss"):
         np.testing.assert_allclose(ensemble[key], eager[key], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ensemble["test_accuracy"], eager["test_accuracy"])
+
+
+def test_step_parts_runs_every_part(tmp_path, monkeypatch):
+    """``benchmarks/step_parts.py`` at a tiny size: one timed row per variant of every part, in its JSON."""
+    import step_parts
+
+    out = tmp_path / "parts.json"
+    monkeypatch.setattr(sys, "argv", ["step_parts.py", "--batch", "2", "--mels", "8", "--frames", "12",
+                                      "--calls", "1", "--repeats", "1", "--json", str(out)])
+    step_parts.main()
+    import json
+
+    rows = json.loads(out.read_text())["rows"]
+    parts = {}
+    for row in rows:
+        parts.setdefault(row["part"], []).append(row["variant"])
+        assert row["ms"] > 0
+    assert set(parts) == {"max pool", "bn→relu→pool", "dropout mask", "training step"}
+    assert len(parts["training step"]) == 3 and len(parts["bn→relu→pool"]) == 4

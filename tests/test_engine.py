@@ -62,6 +62,14 @@ def test_other_lowerings_equal_vmap(reference, strategy):
         _assert_same_trial(other.history, t, reference, t)
 
 
+@pytest.mark.parametrize("steps_per_call", [1, 2])
+def test_stepped_blocks_of_any_size_agree(reference, steps_per_call):
+    """3 training steps per epoch run as 3 calls of 1 step, or a call of 2 and a call of 1."""
+    stepped = _run(SEEDS, strategy="stepped", unroll=steps_per_call)
+    for t in range(len(SEEDS)):
+        _assert_same_trial(stepped.history, t, reference, t)
+
+
 def test_rolled_and_unrolled_scans_agree(reference):
     rolled = _run(SEEDS, strategy="sequential", unroll=1)
     for t in range(len(SEEDS)):
@@ -108,6 +116,8 @@ def test_history_shapes(reference):
 
 def test_strategy_names():
     assert resolve_strategy("auto", "cpu") == "stepped"
+    assert resolve_strategy("auto", "cpu", steps_per_trial=12) == "sequential"
+    assert resolve_strategy("auto", "cpu", steps_per_trial=100) == "stepped"
     assert resolve_strategy("auto", "gpu") == "sequential"
     assert resolve_strategy("vmap", "gpu") == "vmap"
     with pytest.raises(ConfigError, match="unknown strategy"):

@@ -14,7 +14,7 @@ from jaxsep.runfolder import load_results, rebuild_report, write_run
 from jaxsep.toydata import toy_features
 
 FEATURES = toy_features(songs_per_class=(10, 12, 11), n_mels=16, frames=24, strength=1.5, seed=1)
-CONFIG = RunConfig(trials=6, seed=0, train=TrainConfig(epochs=6, batch_size=8, filters=(4, 8)))
+CONFIG = RunConfig(trials=8, seed=0, train=TrainConfig(epochs=6, batch_size=8, filters=(4, 8)))
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_stem_models_learn_what_mix_models_cannot(results):
 
 def test_trial_records(results):
     trials = results["models"]["stems3"]["trials"]
-    assert [t["seed"] for t in trials] == list(range(6))
+    assert [t["seed"] for t in trials] == list(range(8))
     for t in trials:
         assert not t["failed"]
         chosen = t["chosen_epoch"]

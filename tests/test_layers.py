@@ -1,4 +1,6 @@
-"""The hand-written depthwise-separable convolution against a plain numpy/scipy reference."""
+"""The hand-written layers against references: the depthwise-separable convolution against numpy/scipy, the
+max pool and the fused batch norm → ReLU → max pool against flax's own layers, dropout against its
+probabilities."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +8,15 @@ import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from jaxsep.layers import SeparableConv, depthwise_conv2d, pointwise_conv2d
+from jaxsep.layers import (
+    BatchNormReluPool,
+    Dropout,
+    SeparableConv,
+    depthwise_conv2d,
+    keep_mask,
+    max_pool_2x2,
+    pointwise_conv2d,
+)
 import flax.linen as nn
 
 
@@ -72,3 +82,99 @@ def test_parameter_count_claim(side):
     assert separable["depthwise_kernel"].size + separable["pointwise_kernel"].size == 3 * k + 9
     assert standard["kernel"].size == 9 * k
     assert separable["bias"].size == standard["bias"].size == 3
+
+
+def flax_max_pool(x):
+    return nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 10, 3), (3, 7, 9, 2)])
+def test_max_pool_matches_flax_with_ties(shape):
+    """Values and gradients equal flax's ``max_pool`` exactly, odd sizes and tied maxima included (small
+    integers make many ties; the gradient must go to the first maximum of each window only)."""
+    rng = np.random.default_rng(sum(shape))
+    x = jnp.asarray(rng.integers(0, 3, size=shape).astype(np.float32))
+    cotangent = jnp.asarray(rng.normal(size=(shape[0], shape[1] // 2, shape[2] // 2, shape[3])).astype(np.float32))
+    ours, our_vjp = jax.vjp(max_pool_2x2, x)
+    theirs, their_vjp = jax.vjp(flax_max_pool, x)
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(our_vjp(cotangent)[0], their_vjp(cotangent)[0])
+
+
+class FlaxBatchNormReluPool(nn.Module):
+    """The reference: flax's BatchNorm with the row mask broadcast to the input, ReLU, flax's max pool."""
+
+    momentum: float
+    epsilon: float
+
+    @nn.compact
+    def __call__(self, x, *, train, mask=None):
+        full_mask = None if mask is None else jnp.broadcast_to(mask[:, None, None, None] > 0, x.shape)
+        x = nn.BatchNorm(
+            use_running_average=not train, momentum=self.momentum, epsilon=self.epsilon,
+            use_fast_variance=False, name="bn",
+        )(x, mask=full_mask)
+        return flax_max_pool(nn.relu(x))
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_batch_norm_relu_pool_matches_flax(masked):
+    """Outputs, running statistics, and gradients (input, scale, bias) equal the three flax layers in turn,
+    with scales of both signs (a negative scale pools the window's minimum), in training and evaluation."""
+    rng = np.random.default_rng(7)
+    x = jnp.asarray(rng.normal(size=(5, 6, 9, 4)).astype(np.float32))
+    mask = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0]) if masked else None
+    ours = BatchNormReluPool(momentum=0.9, epsilon=1e-3)
+    reference = FlaxBatchNormReluPool(momentum=0.9, epsilon=1e-3)
+    variables = ours.init(jax.random.key(0), x, train=False)
+    variables = {
+        "params": {"scale": jnp.array([1.5, -0.7, 0.3, -2.0]), "bias": jnp.array([0.1, -0.2, 0.0, 0.4])},
+        "batch_stats": {"mean": jnp.array([0.2, -0.1, 0.0, 0.3]), "var": jnp.array([1.2, 0.8, 1.0, 2.0])},
+    }
+    reference_variables = {"params": {"bn": variables["params"]}, "batch_stats": {"bn": variables["batch_stats"]}}
+    cotangent = jnp.asarray(rng.normal(size=(5, 3, 4, 4)).astype(np.float32))
+
+    def run(module, variables, x, train):
+        def forward(params, x):
+            return module.apply({**variables, "params": params}, x, train=train, mask=mask, mutable=["batch_stats"])
+
+        (out, updates), vjp = jax.vjp(forward, variables["params"], x)
+        return out, updates, vjp((cotangent, jax.tree.map(jnp.zeros_like, updates)))
+
+    for train in (True, False):
+        out, updates, (d_params, d_x) = run(ours, variables, x, train)
+        ref_out, ref_updates, (ref_d_params, ref_d_x) = run(reference, reference_variables, x, train)
+        np.testing.assert_allclose(out, ref_out, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(d_x, ref_d_x, rtol=1e-4, atol=1e-5)
+        for name in ("scale", "bias"):
+            np.testing.assert_allclose(d_params[name], ref_d_params["bn"][name], rtol=1e-4, atol=1e-5)
+        for name in ("mean", "var"):
+            np.testing.assert_allclose(
+                updates["batch_stats"][name], ref_updates["batch_stats"]["bn"][name], rtol=1e-5, atol=1e-7
+            )
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.25, 0.9])
+def test_keep_mask_probability_and_independent_halves(rate):
+    """Kept fraction within 5 standard errors of 1 - rate; the two elements drawn from one 32-bit word are
+    independent (both kept as often as (1 - rate)²); an odd size works."""
+    shape = (401, 499)
+    keep = np.asarray(keep_mask(jax.random.key(3), rate, shape)).reshape(-1)
+    p, n = 1 - rate, keep.size
+    assert abs(keep.mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
+    pairs = keep[: n // 2 * 2].reshape(-1, 2)
+    both = np.mean(pairs[:, 0] & pairs[:, 1])
+    assert abs(both - p * p) < 5 * np.sqrt(p * p * (1 - p * p) / len(pairs))
+    assert not np.array_equal(keep, np.asarray(keep_mask(jax.random.key(4), rate, shape)).reshape(-1))
+
+
+def test_dropout_scales_kept_values_and_is_identity_in_evaluation():
+    x = jnp.arange(1.0, 2001.0).reshape(2, 1000)
+    layer = Dropout(0.25)
+    out = layer.apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)})
+    kept = np.asarray(out) != 0
+    np.testing.assert_allclose(np.asarray(out)[kept], np.asarray(x)[kept] / 0.75, rtol=1e-6)
+    assert 0.7 < kept.mean() < 0.8
+    np.testing.assert_array_equal(layer.apply({}, x, deterministic=True), x)
+    np.testing.assert_array_equal(Dropout(0.0).apply({}, x, deterministic=False), x)
+    assert not np.any(Dropout(1.0).apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)}))
