@@ -2,10 +2,10 @@
 
 On XLA:CPU (jax 0.10) the YNNPACK library fusions are on by default for convolutions, dots, elementwise
 work and reductions. For this trainer they cost more than they give except for reductions: one paper-size
-training step (stems3, batch 32, 2-core EPYC) took 1.19 s with the default, 0.69 s with no YNNPACK
-fusion and 0.62 s with YNNPACK for reductions only (``benchmarks/step_parts.py --xla``). The options go to each
-jitted program (``jax.jit(..., compiler_options=...)``), never to the process-wide ``XLA_FLAGS``, so a
-user's own flags and programs are left alone.
+training step (stems3, batch 32, 2-core EPYC) took 1029 ms with the defaults, 748 ms with no YNNPACK
+fusion and 656 ms with YNNPACK for reductions only (``benchmarks/step_parts.py``, benchmarks/RESULTS.md).
+The options go to each jitted program (``jax.jit(..., compiler_options=...)``), never to the process-wide
+``XLA_FLAGS``, so a user's own flags and programs are left alone.
 """
 
 from __future__ import annotations

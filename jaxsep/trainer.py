@@ -218,8 +218,8 @@ class SteppedTrial:
     ``benchmarks/engine.py``), and unrolling a whole trial instead costs compile time and memory that grow
     with epochs × steps. Here each call runs up to ``steps_per_call`` steps of one epoch unrolled; start,
     epoch plan and end of epoch are their own small programs. Dispatch is asynchronous, so the host queues
-    calls ahead of the device. Paper size, 2-core CPU: 6.2 s per trial with the epoch's 2 steps in one call
-    against 7.5 s with one step per call (``benchmarks/engine.py``).
+    calls ahead of the device. Paper size, 2-core CPU: 6.8 s per trial with the epoch's 2 steps in one call
+    against 8.3 s with one step per call (``benchmarks/engine.py``).
 
     Args:
       model, config: the network and protocol.
