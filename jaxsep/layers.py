@@ -97,8 +97,10 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
 
     Same values and gradient as ``nn.max_pool(x, (2, 2), strides=(2, 2))``: the gradient goes to the first
     maximum of each window in row-major order, as ``select_and_scatter`` does. Written by hand because
-    XLA:CPU runs that ``select_and_scatter`` ~5× slower than this elementwise gradient, and ``jnp.maximum``'s
-    own gradient (shared between ties) makes a large fused kernel (``benchmarks/step_parts.py``).
+    XLA:CPU runs that ``select_and_scatter`` ~5× slower than this elementwise gradient
+    (``benchmarks/step_parts.py``). The forward pass is a ``reduce``, not ``jnp.maximum`` of the four views:
+    XLA then computes it once instead of fusing copies of it into the convolution-gradient transposes that
+    read its output (seen in development profiles).
 
     Args:
       x: shape ``(batch, height, width, channels)``.
