@@ -106,7 +106,8 @@ class EngineReport:
     devices: list[str] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=32)
+# typed: ``unroll=True`` (full) and ``unroll=1`` (rolled) are equal as dict keys but different programs.
+@functools.lru_cache(maxsize=32, typed=True)
 def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str, devices: tuple, unroll):
     """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
     it and its compilations."""
@@ -192,7 +193,7 @@ class TrialRunner:
         """The compiled program for these shapes (compiled once per process, timed)."""
         if self.strategy in ("sequential", "stepped"):
             trials = {k: v[0] for k, v in trials.items()}
-        key = (self._key, _signature(trials), _signature(data))
+        key = (self._key, type(self._key[-1]), _signature(trials), _signature(data))
         if key not in _EXECUTABLES:
             start = time.perf_counter()
             if self.strategy == "stepped":

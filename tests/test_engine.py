@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jaxsep.config import TrainConfig
-from jaxsep.engine import resolve_strategy, run_trials
+from jaxsep.engine import TrialRunner, resolve_strategy, run_trials
 from jaxsep.errors import ConfigError
 from jaxsep.splits import make_splits
 from jaxsep.toydata import toy_features
@@ -68,6 +68,13 @@ def test_stepped_blocks_of_any_size_agree(reference, steps_per_call):
     stepped = _run(SEEDS, strategy="stepped", unroll=steps_per_call)
     for t in range(len(SEEDS)):
         _assert_same_trial(stepped.history, t, reference, t)
+
+
+def test_rolled_and_fully_unrolled_programs_are_not_confused():
+    """``unroll=1`` and ``unroll=True`` compare equal as cache keys; each must still get its own program."""
+    unrolled = TrialRunner(MODEL, 3, CONFIG, strategy="sequential", devices=jax.devices()[:1], unroll=True)
+    rolled = TrialRunner(MODEL, 3, CONFIG, strategy="sequential", devices=jax.devices()[:1], unroll=1)
+    assert rolled._program is not unrolled._program
 
 
 def test_rolled_and_unrolled_scans_agree(reference):
