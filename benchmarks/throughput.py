@@ -7,7 +7,7 @@
 Variants (``--variants``, comma list):
 
 * ``engine`` — :func:`jaxsep.engine.run_trials` with ``strategy="auto"``; ``engine-vmap`` / ``engine-map`` /
-  ``engine-sequential`` force a lowering;
+  ``engine-sequential`` / ``engine-stepped`` force a lowering;
 * ``jax-loop`` — a Python loop over trials of the same jitted per-trial trainer with rolled ``lax.scan`` s
   (``benchmarks/engine.py``'s ``python_loop``: what a JAX user writes); ``jax-loop-unrolled`` unrolls them;
 * ``torch-eager`` — :func:`torch_reference.run_eager`, one trial after another (the paper's Keras-style loop);
@@ -48,7 +48,8 @@ from machine import cpu_name  # benchmarks/machine.py
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-JAX_VARIANTS = ("engine", "engine-vmap", "engine-map", "engine-sequential", "jax-loop", "jax-loop-unrolled")
+JAX_VARIANTS = ("engine", "engine-vmap", "engine-map", "engine-sequential", "engine-stepped", "jax-loop",
+                "jax-loop-unrolled")
 TORCH_VARIANTS = ("torch-eager", "torch-func")
 #: Input maps and conv kind of each model, as in jaxsep.models.MODELS (tests/test_benchmarks.py checks it);
 #: repeated here so the orchestrator and the PyTorch worker need not import JAX.
@@ -137,6 +138,13 @@ def _selected_accuracy(history) -> list[float]:
     return [float(a) for a in history["test_accuracy"][np.arange(len(epoch)), epoch]]
 
 
+def _worker_inputs(args):
+    """A worker's data, seeds and splits cut to its ``--run-trials`` trials, and the protocol."""
+    features, seeds, splits = make_data(args)
+    n_run = args.run_trials
+    return features, seeds[:n_run], {k: v[:n_run] for k, v in splits.items()}, _config(args)
+
+
 def jax_worker(args) -> dict:
     """Runs one JAX variant over the models; returns per-model times, accuracies and process facts."""
     import jax
@@ -146,10 +154,8 @@ def jax_worker(args) -> dict:
 
     from jaxsep.engine import run_trials
 
-    features, seeds, splits = make_data(args)
-    config = _config(args)
+    features, seeds, splits, config = _worker_inputs(args)
     n_run = args.run_trials
-    seeds, splits = seeds[:n_run], {k: v[:n_run] for k, v in splits.items()}
     device = jax.devices()[0]
     rss_before = _rss_bytes()
     models = {}
@@ -189,10 +195,8 @@ def torch_worker(args) -> dict:
     sys.path.insert(0, str(HERE))
     import torch_reference
 
-    features, seeds, splits = make_data(args)
-    config = _config(args)
+    features, seeds, splits, config = _worker_inputs(args)
     n_run = args.run_trials
-    seeds, splits = seeds[:n_run], {k: v[:n_run] for k, v in splits.items()}
     device = args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu")
     runner = torch_reference.run_eager if args.variant == "torch-eager" else torch_reference.run_ensemble
     rss_before = _rss_bytes()

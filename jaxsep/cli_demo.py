@@ -20,7 +20,7 @@ def demo(
     separator: Annotated[Optional[str], typer.Option(help="dsp (default), given (true stems) or demucs.")] = None,
     compare_separators: Annotated[bool, typer.Option(help="Run true, dsp and (if weights are found) demucs "
                                                           "stems and compare.")] = False,
-    trials: Annotated[int, typer.Option(help=f"Trials (default {DEMO_TRIALS} fits ~15 min on 2 CPU cores; the "
+    trials: Annotated[int, typer.Option(help=f"Trials (default {DEMO_TRIALS}: ~8 min on 2 CPU cores; the "
                                              "paper ran 50).")] = DEMO_TRIALS,
     models: Models = "full,novox,stems3,stems3_dw",
     epochs: Epochs = 6,
