@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything a GPU check needs, in ONE call of under 5 minutes (H100/H200, jax/flax/optax/torch preinstalled,
+# Everything a GPU check needs, in ONE call of under 8 minutes (H100/H200, jax/flax/optax/torch preinstalled,
 # no network: this script installs nothing).
 #
 #   bash benchmarks/gpu.sh             # on the GPU machine; results under $OUT (default ./gpu-results)
@@ -7,15 +7,23 @@
 #
 # Steps (each time-boxed; a failing step is recorded and the next one still runs):
 #   1. environment: python imports, jax.default_backend() must be 'gpu' (fails loudly and stops otherwise);
-#   2. correctness on the GPU: tests/test_engine.py (trial equivalence of the lowerings), test_layers.py
-#      (separable conv vs a scipy reference), test_models.py, test_metrics.py, test_benchmarks.py; the
-#      8-forced-CPU-devices sharding test is deselected (one GPU); float32 at "highest" precision (no TF32);
-#   3. benchmarks/throughput.py at the paper's size (66 x 128 x 458, 6 classes, all four models), batch 16 and 32:
-#      the engine with 50 trials per model; the JAX loop and the PyTorch peers with $PEER_TRIALS trials per
-#      model, extrapolated to 50 (marked * in the table); default precision (TF32 convolutions in both).
-# Writes: $OUT/env.txt, pytest.txt, throughput-b16.{txt,json}, throughput-b32.{txt,json}, summary.txt.
-# Knobs (environment): PYTHON (default python3), PEER_TRIALS (5), TRIALS (50), VARIANTS
-# (engine,jax-loop,torch-eager,torch-func; add engine-vmap to try the vmapped lowering), BATCHES ("16 32").
+#   2. where a vmapped step's time goes: benchmarks/step_parts.py --trials 50 (each conv layer three ways,
+#      the fused batch-norm block, one whole step vmapped against 50 single-trial steps, and a jax.profiler
+#      trace of the vmapped step with its top device ops);
+#   3. benchmarks/throughput.py at the paper's size (66 x 128 x 458, 6 classes, all four models), one run per
+#      entry of $RUNS ("BATCH:VARIANT,VARIANT..."): the engine's lowerings with $TRIALS trials per model, the
+#      peers with the trials their ":N" gives, extrapolated to $TRIALS (marked * in the table); default
+#      precision (TF32 convolutions in JAX and PyTorch alike);
+#   4. correctness on the GPU: tests/test_engine.py (trial equivalence of the lowerings), test_layers.py
+#      (separable conv vs a scipy reference, pool and fused block vs flax), test_models.py, test_metrics.py,
+#      test_benchmarks.py; the 8-forced-CPU-devices sharding test is deselected (one GPU); float32 at
+#      "highest" precision (no TF32).
+# Writes (7 files at most: the device tool brings back 8): $OUT/summary.txt (environment and step results),
+# parts.txt, throughput-<i>-b<batch>.json, workers.log (the benchmark workers' stderr), pytest.txt; tables go
+# to stdout.
+# Knobs (environment): PYTHON (default python3), TRIALS (50), RUNS (see below), STEPS ("env parts throughput
+# tests"), PARTS_TRIALS (50), PARTS_BATCH (16), and each step's time limit: PARTS_TIMEOUT, BENCH_TIMEOUT (per run),
+# WORKER_TIMEOUT (per variant), TEST_TIMEOUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,23 +44,30 @@ fi
 export XLA_FLAGS=""
 
 TRIALS=${TRIALS:-50}
-PEER_TRIALS=${PEER_TRIALS:-5}
-VARIANTS=${VARIANTS:-engine,jax-loop,torch-eager,torch-func}
-BATCHES=${BATCHES:-16 32}
+RUNS=${RUNS:-"16:engine-vmap,engine-sequential,jax-loop:10,torch-eager:5,torch-func:5 32:engine-vmap,engine-sequential,jax-loop:10,torch-eager:5"}
+STEPS=${STEPS:-"env parts throughput tests"}
+PARTS_TRIALS=${PARTS_TRIALS:-50}
+PARTS_BATCH=${PARTS_BATCH:-16}
 SIZE=(--songs 66 --classes 6 --mels 128 --frames 458 --epochs 6 --models full,novox,stems3,stems3_dw)
-TEST_TIMEOUT=150
-BENCH_TIMEOUT=170
-WORKER_TIMEOUT=120
+PARTS_SIZE=(--mels 128 --frames 458 --calls 5 --repeats 3)
+TEST_TIMEOUT=${TEST_TIMEOUT:-120}
+PARTS_TIMEOUT=${PARTS_TIMEOUT:-100}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-200}
+WORKER_TIMEOUT=${WORKER_TIMEOUT:-120}
 if [[ $DRY == 1 ]]; then
   export JAX_PLATFORMS=cpu
   WANT=cpu
-  TRIALS=3; PEER_TRIALS=2; BATCHES="8 16"
+  TRIALS=3
+  RUNS="8:engine-vmap,engine-sequential,jax-loop:2,torch-eager:2,torch-func:2 16:engine-vmap,torch-eager:2"
+  PARTS_TRIALS=3; PARTS_BATCH=4
   SIZE=(--songs 24 --classes 3 --mels 16 --frames 24 --epochs 2 --filters 3,4 --models stems3,stems3_dw)
-  TEST_TIMEOUT=600; BENCH_TIMEOUT=900; WORKER_TIMEOUT=600
+  PARTS_SIZE=(--mels 16 --frames 24 --calls 2 --repeats 1)
+  TEST_TIMEOUT=600; PARTS_TIMEOUT=300; BENCH_TIMEOUT=900; WORKER_TIMEOUT=600
 else
   export JAX_PLATFORMS=cuda
   WANT=gpu
 fi
+wants() { [[ " $STEPS " == *" $1 "* ]]; }
 
 START=$SECONDS
 FAILED=()
@@ -87,43 +102,68 @@ if backend != want:
     sys.exit(f"FATAL: jax.default_backend() is {backend!r}, expected {want!r} (check jax[cuda] and the "
              "XLA_*_MEM_FRACTION variables)")
 EOF
-} > "$OUT/env.txt" 2>&1
+} > "$OUT/env.tmp" 2>&1
 status=$?
-cat "$OUT/env.txt"
+tee -a "$OUT/summary.txt" < "$OUT/env.tmp"
+rm -f "$OUT/env.tmp"
 if [[ $status != 0 ]]; then
-  note "FAILED: environment check (see env.txt); stopping"
+  note "FAILED: environment check; stopping"
   exit 2
 fi
 note "environment ok"
 
-# 2. Correctness on the device -----------------------------------------------------------------------------
-TESTS=(tests/test_engine.py tests/test_layers.py tests/test_models.py tests/test_metrics.py tests/test_benchmarks.py)
-PYTEST_ARGS=(-q -p no:cacheprovider -k "not sharded_over_eight_devices")
-[[ $DRY == 1 ]] && PYTEST_ARGS+=(--collect-only)   # dry run: check the selection, not the CPU's speed
-if "$PY" -c "import pytest" 2>/dev/null; then
-  # The tests check arithmetic (float32 tolerances ~1e-4); TF32 convolutions, the GPU default, round at ~1e-3.
-  JAX_DEFAULT_MATMUL_PRECISION=highest timeout "$TEST_TIMEOUT" "$PY" -m pytest "${PYTEST_ARGS[@]}" "${TESTS[@]}" > "$OUT/pytest.txt" 2>&1
+# 2. Where a vmapped step's time goes -----------------------------------------------------------------------
+if wants parts; then
+  (cd benchmarks && timeout "$PARTS_TIMEOUT" "$PY" step_parts.py --trials "$PARTS_TRIALS" --batch "$PARTS_BATCH" \
+    "${PARTS_SIZE[@]}" --parts conv,trials-block,trials-step --trace "$OUT/trace") \
+    > "$OUT/parts.txt" 2>&1
   status=$?
-  tail -n 15 "$OUT/pytest.txt"
-  if [[ $status == 0 ]]; then note "tests passed"; else note "FAILED: tests (exit $status; 124 = timed out)"; FAILED+=(tests); fi
-else
-  note "FAILED: pytest is not installed here; tests not run"; FAILED+=(tests)
+  rm -rf "$OUT/trace"   # the printed summary is what comes back; the raw trace is large
+  cat "$OUT/parts.txt" | grep -v "^WARNING" | tail -n 60
+  if [[ $status == 0 ]]; then note "parts ok"; else note "FAILED: parts (exit $status; 124 = timed out)"; FAILED+=(parts); fi
 fi
 
 # 3. Throughput at the paper's size ------------------------------------------------------------------------
-for batch in $BATCHES; do
-  timeout "$BENCH_TIMEOUT" "$PY" benchmarks/throughput.py "${SIZE[@]}" --batch-size "$batch" --trials "$TRIALS" \
-    --peer-trials "$PEER_TRIALS" --variants "$VARIANTS" --worker-timeout "$WORKER_TIMEOUT" \
-    --json "$OUT/throughput-b$batch.json" > "$OUT/throughput-b$batch.txt" 2> "$OUT/throughput-b$batch.log"
-  status=$?
-  cat "$OUT/throughput-b$batch.txt"
-  if [[ $status == 0 ]] && ! grep -q "ERROR" "$OUT/throughput-b$batch.txt"; then
-    note "throughput batch $batch ok"
+if wants throughput; then
+  index=0
+  for run in $RUNS; do
+    index=$((index + 1))
+    batch=${run%%:*}
+    variants=${run#*:}
+    name="throughput-$index-b$batch"
+    timeout "$BENCH_TIMEOUT" "$PY" benchmarks/throughput.py "${SIZE[@]}" --batch-size "$batch" --trials "$TRIALS" \
+      --variants "$variants" --worker-timeout "$WORKER_TIMEOUT" \
+      --json "$OUT/$name.json" > "$OUT/table.tmp" 2> "$OUT/worker.tmp"
+    status=$?
+    cat "$OUT/table.tmp"
+    grep -E "setup|FAILED|Error|error" "$OUT/worker.tmp" | grep -v "^WARNING" | tail -n 30
+    { echo "=== $name"; cat "$OUT/worker.tmp"; } >> "$OUT/workers.log"
+    if [[ $status == 0 ]] && ! grep -q "ERROR" "$OUT/table.tmp"; then
+      note "$name ok"
+    else
+      note "FAILED: $name (exit $status; 124 = timed out; see workers.log)"
+      FAILED+=("$name")
+    fi
+    rm -f "$OUT/table.tmp" "$OUT/worker.tmp"
+  done
+fi
+
+# 4. Correctness on the device -----------------------------------------------------------------------------
+if wants tests; then
+  TESTS=(tests/test_engine.py tests/test_layers.py tests/test_models.py tests/test_metrics.py tests/test_benchmarks.py)
+  PYTEST_ARGS=(-q -p no:cacheprovider -x -k "not sharded_over_eight_devices")
+  [[ $DRY == 1 ]] && PYTEST_ARGS+=(--collect-only)   # dry run: check the selection, not the CPU's speed
+  if "$PY" -c "import pytest" 2>/dev/null; then
+    # The tests check arithmetic (float32 tolerances ~1e-4); TF32 convolutions, the GPU default, round at ~1e-3.
+    JAX_DEFAULT_MATMUL_PRECISION=highest timeout "$TEST_TIMEOUT" "$PY" -m pytest "${PYTEST_ARGS[@]}" "${TESTS[@]}" \
+      > "$OUT/pytest.txt" 2>&1
+    status=$?
+    tail -n 15 "$OUT/pytest.txt"
+    if [[ $status == 0 ]]; then note "tests passed"; else note "FAILED: tests (exit $status; 124 = timed out)"; FAILED+=(tests); fi
   else
-    note "FAILED: throughput batch $batch (exit $status; 124 = timed out; see throughput-b$batch.log)"
-    FAILED+=("throughput-b$batch")
+    note "FAILED: pytest is not installed here; tests not run"; FAILED+=(tests)
   fi
-done
+fi
 
 note "done in $((SECONDS - START)) s; failed: ${FAILED[*]:-none}"
 [[ ${#FAILED[@]} == 0 ]]

@@ -14,6 +14,20 @@ Side by side in one process, the device named, milliseconds per call after compi
 
     python benchmarks/step_parts.py                 # all four, the paper's size
     python benchmarks/step_parts.py --batch 8 --frames 116 --calls 2 --repeats 1   # a smoke run
+
+With ``--trials T`` (the GPU question: where does a step of T trials vmapped lose its time?), the parts
+``conv``, ``trials-block`` and ``trials-step`` run with a leading trial axis, as the engine's ``"vmap"``
+lowering runs them:
+
+5. each conv layer (block 1 at the input size, block 2 at half), forward + backward: one shared weight over
+   a batch of T·B clips (the ceiling), ``jax.vmap`` over T per-trial weights (grouped convolutions), and T
+   separate convolutions in one program;
+6. the fused batch norm → ReLU → pool block, forward + backward, vmapped over T;
+7. one whole training step of T trials: vmapped in one program, against T single-trial steps dispatched one
+   after another (what the per-trial loop runs). ``--trace DIR`` records 3 vmapped steps with
+   ``jax.profiler`` and prints the device ops that took the most time.
+
+    python benchmarks/step_parts.py --trials 50 --batch 16 --parts conv,trials-block,trials-step --trace /tmp/t
 """
 
 from __future__ import annotations
@@ -105,18 +119,25 @@ def dropout_rows(batch, features, calls, repeats):
     return [{"part": "dropout mask", "shape": list(shape), "variant": k, "ms": v} for k, v in times.items()]
 
 
-def step_rows(batch, mels, frames, calls, repeats):
-    """One training step of stems3 at this size under three sets of compiler options."""
-    config = TrainConfig(batch_size=batch)
-    parts = make_trial_parts(build_network(False, 6, config), config)
+def _step_data(batch, mels, frames, channels=3):
+    """Random float16 maps for ``max(batch + 13, 66)`` songs of 6 classes, and a trial training on the first
+    ``batch`` songs (one key)."""
     rng = np.random.default_rng(0)
     songs = max(batch + 13, 66)
-    x = rng.standard_normal((songs, mels, frames, 3)).astype(np.float16)
+    x = rng.standard_normal((songs, mels, frames, channels)).astype(np.float16)
     data = {"x": jnp.asarray(x), "y": jnp.asarray(rng.integers(0, 6, songs), jnp.int32),
             "song_stats": song_statistics(x)}
     trial = {"key": jax.random.key(0), "train": jnp.arange(batch, dtype=jnp.int32),
              "test": jnp.arange(batch, songs, dtype=jnp.int32), "validation": jnp.zeros(0, jnp.int32),
              "class_weights": jnp.ones(6)}
+    return data, trial
+
+
+def step_rows(batch, mels, frames, calls, repeats):
+    """One training step of stems3 at this size under three sets of compiler options."""
+    config = TrainConfig(batch_size=batch)
+    parts = make_trial_parts(build_network(False, 6, config), config)
+    data, trial = _step_data(batch, mels, frames)
     carry, scale, keys = jax.jit(parts.start)(trial, data)
     option_sets = {
         "XLA defaults": None,
@@ -132,6 +153,132 @@ def step_rows(batch, mels, frames, calls, repeats):
     return [{"part": "training step", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
 
 
+def _conv(x, w):
+    """'SAME' 3×3 convolution, ``x (B, H, W, C)``, ``w (3, 3, C, O)``, as flax's ``nn.Conv`` computes it."""
+    return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _forward_backward(f):
+    """jit of ``f(x, w)``'s forward pass and both gradients (input and weight), cotangent of ones."""
+
+    def run(x, w):
+        y, pullback = jax.vjp(f, x, w)
+        return pullback(jnp.ones_like(y))
+
+    return jax.jit(run)
+
+
+def conv_rows(trials, batch, mels, frames, in_channels, out_channels, calls, repeats):
+    """One conv layer of ``trials`` trials, forward + backward, three ways (see the module docstring, 5)."""
+    key_x, key_w = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(key_x, (trials, batch, mels, frames, in_channels))
+    w = 0.1 * jax.random.normal(key_w, (trials, 3, 3, in_channels, out_channels))
+    functions = {
+        "one shared weight, batch T·B (ceiling)": _forward_backward(_conv),
+        "vmap over trials (grouped conv)": _forward_backward(jax.vmap(_conv)),
+        "T separate convs, one program": _forward_backward(
+            lambda x, w: jnp.stack([_conv(x[t], w[t]) for t in range(trials)])),
+    }
+    args = {name: (x, w) for name in functions}
+    args["one shared weight, batch T·B (ceiling)"] = (x.reshape(trials * batch, mels, frames, in_channels), w[0])
+    times = timed(functions, args, calls, repeats)
+    part = f"conv {in_channels}→{out_channels}"
+    return [{"part": part, "shape": list(x.shape), "variant": k, "ms": v} for k, v in times.items()]
+
+
+def trial_block_rows(trials, batch, mels, frames, channels, calls, repeats):
+    """The fused batch norm → ReLU → pool block of ``trials`` trials, forward + backward: per-trial
+    parameters vmapped, against one shared set over a batch of T·B clips."""
+    x = jax.random.normal(jax.random.key(0), (trials, batch, mels, frames, channels))
+    mask = jnp.ones(batch).at[-1].set(0.0)
+    module = BatchNormReluPool(momentum=0.9, epsilon=1e-3)
+    variables = module.init(jax.random.key(1), x[0], train=False, mask=mask)
+
+    def loss(params, x, mask):
+        out, _ = module.apply({**variables, "params": params}, x, train=True, mask=mask, mutable=["batch_stats"])
+        return jnp.sum(jnp.square(out))
+
+    gradient = jax.grad(loss, argnums=(0, 1))
+    stacked = jax.tree.map(lambda leaf: jnp.stack([leaf] * trials), variables["params"])
+    functions = {"one shared set, batch T·B": jax.jit(gradient),
+                 "vmap over trials": jax.jit(jax.vmap(gradient, in_axes=(0, 0, None)))}
+    args = {"one shared set, batch T·B": (variables["params"], x.reshape(trials * batch, *x.shape[2:]),
+                                          jnp.tile(mask, trials)),
+            "vmap over trials": (stacked, x, mask)}
+    times = timed(functions, args, calls, repeats)
+    return [{"part": "bn→relu→pool", "shape": list(x.shape), "variant": k, "ms": v} for k, v in times.items()]
+
+
+def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
+    """One training step (stems3) of ``trials`` trials: vmapped in one program against ``trials`` single-trial
+    steps dispatched one after another. With ``trace``, profiles 3 vmapped steps and prints the top ops."""
+    config = TrainConfig(batch_size=batch)
+    parts = make_trial_parts(build_network(False, 6, config), config)
+    data, one = _step_data(batch, mels, frames)
+    trial = {k: jnp.stack([v] * trials) for k, v in one.items() if k != "key"}
+    trial["key"] = jax.random.split(jax.random.key(0), trials)
+    carry, scale, keys = jax.jit(jax.vmap(parts.start, in_axes=(0, None)))(trial, data)
+    vmapped_args = (carry, scale, data, trial["class_weights"], trial["train"], jnp.ones((trials, batch)),
+                    keys[:, 0])
+    vmapped = jax.jit(jax.vmap(parts.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
+    single = jax.jit(parts.train_step)
+    per_trial = [jax.tree.map(lambda leaf, t=t: leaf[t], (carry, scale)) for t in range(trials)]
+
+    def loop(*_):
+        return [single(c, s, data, trial["class_weights"][t], trial["train"][t], jnp.ones(batch), keys[t, 0])
+                for t, (c, s) in enumerate(per_trial)]
+
+    functions = {"vmap over trials, one program": vmapped, "T single-trial steps, T dispatches": loop}
+    args = {name: vmapped_args for name in functions}
+    times = timed(functions, args, calls, repeats)
+    if trace:
+        jax.block_until_ready(vmapped(*vmapped_args))
+        with jax.profiler.trace(trace, create_perfetto_trace=True):
+            for _ in range(3):
+                out = vmapped(*vmapped_args)
+            jax.block_until_ready(out)
+        print_top_ops(trace, steps=3)
+    shape = [trials, batch, mels, frames, 3]
+    return [{"part": "training step", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
+
+
+def print_top_ops(trace_dir, steps, top=30):
+    """Prints, from the newest perfetto trace under ``trace_dir``, each process's busy time and the ops of the
+    device processes (CPU-only runs: all processes) that took the most time, per step."""
+    import collections
+    import gzip
+    from pathlib import Path
+
+    files = sorted(Path(trace_dir).rglob("perfetto_trace.json.gz"), key=lambda f: f.stat().st_mtime)
+    if not files:
+        print(f"no perfetto trace under {trace_dir}")
+        return
+    events = json.load(gzip.open(files[-1]))
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    process = {e["pid"]: e["args"].get("name", "") for e in events
+               if e.get("ph") == "M" and e.get("name") == "process_name"}
+    busy, ops = collections.Counter(), collections.Counter()
+    device_pids = {pid for pid, name in process.items() if "GPU" in name or "/device:" in name}
+    for e in events:
+        if e.get("ph") != "X":
+            continue
+        busy[process.get(e["pid"], str(e["pid"]))] += e.get("dur", 0)
+        if not device_pids or e["pid"] in device_pids:
+            args = e.get("args", {})
+            label = e["name"]
+            if args.get("hlo_op") and args["hlo_op"] != label:
+                label += f" [{args['hlo_op']}]"
+            ops[label] += e.get("dur", 0)
+    print(f"trace {files[-1]}: busy ms per step by process (summed over its threads/streams)")
+    for name, us in busy.most_common(8):
+        print(f"  {us / 1e3 / steps:9.2f}  {name}")
+    print(f"top {top} ops, ms per step" + (" (device processes)" if device_pids else " (all processes)"))
+    total = 0.0
+    for label, us in ops.most_common(top):
+        total += us / 1e3 / steps
+        print(f"  {us / 1e3 / steps:9.3f} {total:9.2f}  {label[:150]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
@@ -139,7 +286,10 @@ def main():
     parser.add_argument("--frames", type=int, default=458)
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--parts", default="pool,block,dropout,step", help="comma list of pool, block, dropout, step")
+    parser.add_argument("--parts", default="pool,block,dropout,step",
+                        help="comma list of pool, block, dropout, step; with --trials: conv, trials-block, trials-step")
+    parser.add_argument("--trials", type=int, default=1, help="trials on the leading axis of the trials-* parts")
+    parser.add_argument("--trace", help="with trials-step: write a jax.profiler trace here and print its top ops")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     parts = args.parts.split(",")
@@ -155,8 +305,19 @@ def main():
         rows += dropout_rows(b, 32 * (h // 4) * (w // 4), args.calls, args.repeats)
     if "step" in parts:
         rows += step_rows(b, h, w, args.calls, args.repeats)
+    t = args.trials
+    if "conv" in parts:
+        rows += conv_rows(t, b, h, w, 3, 16, args.calls, args.repeats)
+        rows += conv_rows(t, b, h // 2, w // 2, 16, 32, args.calls, args.repeats)
+    if "trials-block" in parts:
+        rows += trial_block_rows(t, b, h, w, 16, args.calls, args.repeats)
+        rows += trial_block_rows(t, b, h // 2, w // 2, 32, args.calls, args.repeats)
+    if "trials-step" in parts:
+        rows += trial_step_rows(t, b, h, w, args.calls, args.repeats, trace=args.trace)
     device = jax.devices()[0]
-    print(f"device: {device.platform} {device.device_kind} ({cpu_name()}), jax {jax.__version__}, float32")
+    precision = jax.config.jax_default_matmul_precision or "default (TF32 convolutions on Hopper GPUs)"
+    print(f"device: {device.platform} {device.device_kind} ({cpu_name()}), jax {jax.__version__}, float32, "
+          f"matmul precision {precision}")
     print("| part | input shape | variant | ms per call | vs. first row of its part |")
     print("|---|---|---|---|---|")
     first: dict[tuple, float] = {}
@@ -168,7 +329,7 @@ def main():
               f"{ratio:.2f}× |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": f"{device.platform} {cpu_name()}", "jax": jax.__version__, "rows": rows}, f,
+            json.dump({"device": f"{device.platform} {device.device_kind} ({cpu_name()})", "jax": jax.__version__, "rows": rows}, f,
                       indent=1)
 
 

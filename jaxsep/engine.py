@@ -204,15 +204,15 @@ class TrialRunner:
             self.compile_seconds += time.perf_counter() - start
         return _EXECUTABLES[key]
 
-    def bytes_per_trial(self, trials: dict, data: dict) -> float | None:
-        """Device memory one trial needs, from the compiled one-trial-per-device program (None if unknown)."""
-        probe = {k: v[: self.n_devices] for k, v in trials.items()}
+    def program_bytes(self, trials: dict, data: dict) -> float | None:
+        """Device memory the compiled program for these shapes needs per device, by XLA's own estimate
+        (arguments, outputs and temporaries); None where the backend gives none."""
         try:
-            analysis = self.compiled(probe, data).memory_analysis()
-            used = analysis.temp_size_in_bytes + analysis.output_size_in_bytes
+            analysis = self.compiled(trials, data).memory_analysis()
+            return float(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+                         + analysis.temp_size_in_bytes)
         except (AttributeError, TypeError, NotImplementedError):
             return None
-        return used / max(1, len(probe["key"]) // self.n_devices)
 
     def run(self, trials: dict, data: dict, on_trial: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
         """Runs one chunk: ``trials`` arrays with leading ``(chunk,)`` axis, a multiple of the device count.
@@ -255,18 +255,24 @@ def _pad_trials(trials: dict, size: int) -> dict:
 
 
 def choose_chunk(runner: TrialRunner, trials: dict, data: dict, n_trials: int) -> int:
-    """Trials per chunk: all of them for ``"map"`` and ``"sequential"`` (memory does not grow with trials);
-    for ``"vmap"`` as many
-    as fit in the memory budget by the compiled program's own estimate. Always a multiple of the devices."""
+    """Trials per chunk, always a multiple of the devices: all of them for the single-trial lowerings and
+    ``"map"`` (memory does not grow with trials); for ``"vmap"`` all of them if the compiled program fits the
+    memory budget by XLA's estimate, else fewer, shrunk in proportion and recompiled until it fits. The
+    chosen program is left compiled (the first, common case costs one compilation)."""
     n_dev = runner.n_devices
-    all_trials = n_dev * math.ceil(n_trials / n_dev)
+    chunk = n_dev * math.ceil(n_trials / n_dev)
     if runner.strategy != "vmap":
-        return all_trials
-    per_trial = runner.bytes_per_trial(_pad_trials(trials, max(n_dev, len(trials["key"]))), data)
-    if per_trial is None:
-        return all_trials
-    per_device = max(1, int(_memory_budget(runner.devices[0]) // max(per_trial, 1.0)))
-    return min(all_trials, per_device * n_dev)
+        return chunk
+    budget = _memory_budget(runner.devices[0])
+    while chunk > n_dev:
+        used = runner.program_bytes(_pad_trials(trials, chunk) if len(trials["key"]) < chunk
+                                    else {k: v[:chunk] for k, v in trials.items()}, data)
+        if used is None or used <= budget:
+            break
+        per_device = chunk // n_dev
+        fitting = min(per_device - 1, int(per_device * budget / used))
+        chunk = n_dev * max(1, fitting)
+    return chunk
 
 
 def run_trials(

@@ -185,3 +185,28 @@ def test_step_parts_runs_every_part(tmp_path, monkeypatch):
         assert row["ms"] > 0
     assert set(parts) == {"max pool", "bn→relu→pool", "dropout mask", "training step"}
     assert len(parts["training step"]) == 3 and len(parts["bn→relu→pool"]) == 4
+
+
+def test_step_parts_trial_axis_and_trace(tmp_path, monkeypatch, capsys):
+    """The ``--trials`` parts (the GPU question) at a tiny size: every variant timed, and the profiler
+    trace of the vmapped step summarized (busy time per process, the top ops)."""
+    import step_parts
+
+    out = tmp_path / "parts.json"
+    monkeypatch.setattr(sys, "argv", ["step_parts.py", "--trials", "2", "--batch", "2", "--mels", "8", "--frames",
+                                      "12", "--calls", "1", "--repeats", "1", "--parts",
+                                      "conv,trials-block,trials-step", "--trace", str(tmp_path / "trace"),
+                                      "--json", str(out)])
+    step_parts.main()
+    import json
+
+    rows = json.loads(out.read_text())["rows"]
+    variants = {}
+    for row in rows:
+        variants.setdefault((row["part"], tuple(row["shape"])), []).append(row["variant"])
+        assert row["ms"] > 0 and row["shape"][0] == 2
+    assert sorted(part for part, _ in variants) == ["bn→relu→pool", "bn→relu→pool", "conv 16→32", "conv 3→16",
+                                                     "training step"]
+    assert all(len(v) == 3 for (part, _), v in variants.items() if part.startswith("conv"))
+    printed = capsys.readouterr().out
+    assert "busy ms per step by process" in printed and "top 30 ops" in printed

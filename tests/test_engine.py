@@ -54,6 +54,31 @@ def test_chunks_equal_one_batch(reference):
         _assert_same_trial(chunked.history, t, reference, t)
 
 
+def test_chunk_shrinks_until_the_program_fits_the_memory_budget(reference, monkeypatch):
+    """With a budget below what all four trials need (XLA's estimate), the vmap chunk shrinks to a program
+    that fits, and the trials' numbers stay the same."""
+    from jaxsep import engine
+
+    x = FEATURES.select_maps(("bass", "drums", "other"))
+    runner = TrialRunner(MODEL, 3, CONFIG, strategy="vmap", devices=jax.devices()[:1])
+    splits = make_splits(FEATURES.labels, SEEDS, n_classes=3, test_fraction=CONFIG.test_fraction)
+    trials = {"key": engine.trial_keys(SEEDS), **{k: splits[k] for k in ("train", "test", "validation",
+                                                                        "class_weights")}}
+    data = runner.place_data(engine.device_data(x, FEATURES.labels))
+    cut = lambda n: {k: v[:n] for k, v in trials.items()}  # noqa: E731
+    need = {n: runner.program_bytes(cut(n), data) for n in (1, 2, 4)}
+    assert need[1] < need[2] < need[4]
+    monkeypatch.setattr(engine, "_memory_budget", lambda device: (need[2] + need[4]) / 2)
+    assert engine.choose_chunk(runner, trials, data, 4) == 2
+    monkeypatch.setattr(engine, "_memory_budget", lambda device: need[1] / 2)
+    assert engine.choose_chunk(runner, trials, data, 4) == 1  # never below one trial per device
+    monkeypatch.setattr(engine, "_memory_budget", lambda device: (need[2] + need[4]) / 2)
+    chunked = _run(SEEDS, strategy="vmap", devices=jax.devices()[:1])
+    assert chunked.chunk == 2
+    for t in range(len(SEEDS)):
+        _assert_same_trial(chunked.history, t, reference, t)
+
+
 @pytest.mark.parametrize("strategy", ["map", "sequential", "stepped"])
 def test_other_lowerings_equal_vmap(reference, strategy):
     other = _run(SEEDS, strategy=strategy)
