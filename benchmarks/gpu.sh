@@ -22,7 +22,7 @@
 # parts.txt, throughput-<i>-b<batch>.json, workers.log (the benchmark workers' stderr), pytest.txt; tables go
 # to stdout.
 # Knobs (environment): PYTHON (default python3), TRIALS (50), RUNS (see below), STEPS ("env parts throughput
-# tests"), PARTS_TRIALS (50), PARTS_BATCH (16), and each step's time limit: PARTS_TIMEOUT, BENCH_TIMEOUT (per run),
+# tests"), PARTS_TRIALS (50), PARTS_BATCH (16), PARTS (step_parts.py's --parts), and each step's time limit: PARTS_TIMEOUT, BENCH_TIMEOUT (per run),
 # WORKER_TIMEOUT (per variant), TEST_TIMEOUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,7 @@ RUNS=${RUNS:-"16:engine-vmap,engine-sequential,jax-loop:10,torch-eager:5,torch-f
 STEPS=${STEPS:-"env parts throughput tests"}
 PARTS_TRIALS=${PARTS_TRIALS:-50}
 PARTS_BATCH=${PARTS_BATCH:-16}
+PARTS=${PARTS:-conv,trials-block,trials-step}
 SIZE=(--songs 66 --classes 6 --mels 128 --frames 458 --epochs 6 --models full,novox,stems3,stems3_dw)
 PARTS_SIZE=(--mels 128 --frames 458 --calls 5 --repeats 3)
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
@@ -115,7 +116,7 @@ note "environment ok"
 # 2. Where a vmapped step's time goes -----------------------------------------------------------------------
 if wants parts; then
   (cd benchmarks && timeout "$PARTS_TIMEOUT" "$PY" step_parts.py --trials "$PARTS_TRIALS" --batch "$PARTS_BATCH" \
-    "${PARTS_SIZE[@]}" --parts conv,trials-block,trials-step --trace "$OUT/trace") \
+    "${PARTS_SIZE[@]}" --parts "$PARTS" --trace "$OUT/trace") \
     > "$OUT/parts.txt" 2>&1
   status=$?
   rm -rf "$OUT/trace"   # the printed summary is what comes back; the raw trace is large

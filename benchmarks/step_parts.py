@@ -23,9 +23,10 @@ lowering runs them:
    a batch of T·B clips (the ceiling), ``jax.vmap`` over T per-trial weights (grouped convolutions), and T
    separate convolutions in one program;
 6. the fused batch norm → ReLU → pool block, forward + backward, vmapped over T;
-7. one whole training step of T trials: vmapped in one program, against T single-trial steps dispatched one
-   after another (what the per-trial loop runs). ``--trace DIR`` records 3 vmapped steps with
-   ``jax.profiler`` and prints the device ops that took the most time.
+7. one whole training step of T trials: vmapped in one program (with XLA's conv weight gradient, and with
+   :func:`jaxsep.layers.conv2d_shifted_weight_grad`, the engine's), against T single-trial steps dispatched
+   one after another (what the per-trial loop runs). ``--trace DIR`` records 3 steps of each vmapped
+   program with ``jax.profiler`` and prints the device ops that took the most time.
 
     python benchmarks/step_parts.py --trials 50 --batch 16 --parts conv,trials-block,trials-step --trace /tmp/t
 """
@@ -214,6 +215,7 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
     steps dispatched one after another. With ``trace``, profiles 3 vmapped steps and prints the top ops."""
     config = TrainConfig(batch_size=batch)
     parts = make_trial_parts(build_network(False, 6, config), config)
+    shifted = make_trial_parts(build_network(False, 6, config, shifted_weight_grad=True), config)
     data, one = _step_data(batch, mels, frames)
     trial = {k: jnp.stack([v] * trials) for k, v in one.items() if k != "key"}
     trial["key"] = jax.random.split(jax.random.key(0), trials)
@@ -221,6 +223,7 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
     vmapped_args = (carry, scale, data, trial["class_weights"], trial["train"], jnp.ones((trials, batch)),
                     keys[:, 0])
     vmapped = jax.jit(jax.vmap(parts.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
+    vmapped_shifted = jax.jit(jax.vmap(shifted.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
     single = jax.jit(parts.train_step)
     per_trial = [jax.tree.map(lambda leaf, t=t: leaf[t], (carry, scale)) for t in range(trials)]
 
@@ -228,23 +231,26 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
         return [single(c, s, data, trial["class_weights"][t], trial["train"][t], jnp.ones(batch), keys[t, 0])
                 for t, (c, s) in enumerate(per_trial)]
 
-    functions = {"vmap over trials, one program": vmapped, "T single-trial steps, T dispatches": loop}
+    functions = {"vmap over trials, one program": vmapped,
+                 "vmap, shifted-contraction weight gradient": vmapped_shifted,
+                 "T single-trial steps, T dispatches": loop}
     args = {name: vmapped_args for name in functions}
     times = timed(functions, args, calls, repeats)
-    if trace:
+    for name, step in (("vmap", vmapped), ("vmap-shifted", vmapped_shifted)) if trace else ():
         try:
-            with jax.profiler.trace(trace, create_perfetto_trace=True):
+            with jax.profiler.trace(f"{trace}/{name}", create_perfetto_trace=True):
                 for _ in range(3):
-                    out = vmapped(*vmapped_args)
+                    out = step(*vmapped_args)
                 jax.block_until_ready(out)
-            print_top_ops(trace, steps=3)
+            print(f"--- {name}")
+            print_top_ops(f"{trace}/{name}", steps=3)
         except Exception as error:  # noqa: BLE001 - a profiler that cannot start must not cost the timings
             print(f"profiler trace failed: {type(error).__name__}: {error}")
     shape = [trials, batch, mels, frames, 3]
     return [{"part": "training step", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
 
 
-def print_top_ops(trace_dir, steps, top=30):
+def print_top_ops(trace_dir, steps, top=20):
     """Prints, from the newest perfetto trace under ``trace_dir``, each process's busy time and the ops of the
     device processes (CPU-only runs: all processes) that took the most time, per step."""
     import collections
@@ -267,8 +273,8 @@ def print_top_ops(trace_dir, steps, top=30):
         busy[process.get(e["pid"], str(e["pid"]))] += e.get("dur", 0)
         if not device_pids or e["pid"] in device_pids:
             args = e.get("args", {})
-            label = e["name"]
-            if args.get("hlo_op") and args["hlo_op"] != label:
+            label = e["name"][:100]
+            if args.get("hlo_op") and args["hlo_op"] != e["name"]:
                 label += f" [{args['hlo_op']}]"
             ops[label] += e.get("dur", 0)
     print(f"trace {files[-1]}: busy ms per step by process (summed over its threads/streams)")

@@ -116,7 +116,10 @@ def _program(separable: bool, n_classes: int, config: TrainConfig, strategy: str
         # For this driver ``unroll`` is the training steps unrolled into one call; True: a whole epoch.
         steps_per_call = 1 << 30 if unroll is True else int(unroll)
         return SteppedTrial(build_network(separable, n_classes, config), config, options, steps_per_call)
-    trial_fn = make_train_trial(build_network(separable, n_classes, config), config, unroll=unroll)
+    # Under vmap, jax batches a per-trial conv weight gradient into a grouped conv that XLA:GPU runs slowly;
+    # the shifted-contraction weight gradient batches into plain batched matrix products (layers.py).
+    network = build_network(separable, n_classes, config, shifted_weight_grad=strategy == "vmap")
+    trial_fn = make_train_trial(network, config, unroll=unroll)
     if strategy == "sequential":
         return jax.jit(trial_fn, compiler_options=options)
 

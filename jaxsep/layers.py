@@ -57,6 +57,74 @@ def pointwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return jnp.einsum("bhwi,io->bhwo", x, kernel[0, 0])
 
 
+def _same_padding(k: int) -> tuple[int, int]:
+    """'SAME' zero padding before and after for a window of ``k`` at stride 1 (XLA's and flax's split)."""
+    return (k - 1) // 2, k // 2
+
+
+def _conv_same(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@jax.custom_vjp
+def conv2d_shifted_weight_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The 'SAME', stride-1 convolution of ``flax.linen.Conv`` (NHWC input, HWIO kernel), with the weight
+    gradient written as ``k_h·k_w`` contractions of shifted inputs with the output gradient.
+
+    Same values and gradients as ``lax.conv_general_dilated`` (to float rounding). Why: under ``jax.vmap``
+    over trials of a per-trial gradient, jax batches the transposed (weight-gradient) convolution into a
+    grouped convolution whose window is a whole feature map, which XLA:GPU runs as a slow generic forward
+    kernel (H200, 50 trials × batch 16: one training step 272 ms, dominated by one cutlass "analytic fprop"
+    kernel, against 117 ms for 50 single-trial steps; benchmarks/RESULTS.md). The contractions batch into
+    plain batched matrix products instead.
+
+    Args:
+      x: ``(batch, height, width, c_in)``; kernel: ``(k_h, k_w, c_in, c_out)``.
+
+    Returns:
+      ``(batch, height, width, c_out)``.
+    """
+    return _conv_same(x, kernel)
+
+
+def _conv_forward(x, kernel):
+    return _conv_same(x, kernel), (x, kernel)
+
+
+def _conv_backward(residuals, gradient):
+    x, kernel = residuals
+    (input_gradient,) = jax.vjp(lambda x: _conv_same(x, kernel), x)[1](gradient)
+    k_h, k_w = kernel.shape[:2]
+    height, width = x.shape[1:3]
+    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
+    rows = [
+        jnp.stack([jnp.einsum("bhwi,bhwo->io", padded[:, i : i + height, j : j + width, :], gradient)
+                   for j in range(k_w)])
+        for i in range(k_h)
+    ]
+    return input_gradient, jnp.stack(rows).astype(kernel.dtype)
+
+
+conv2d_shifted_weight_grad.defvjp(_conv_forward, _conv_backward)
+
+
+class Conv(nn.Module):
+    """``flax.linen.Conv`` ('SAME', stride 1, no bias) with the same parameter (``kernel``, HWIO) and
+    initializer, computed by :func:`conv2d_shifted_weight_grad` when ``shifted_weight_grad`` is set."""
+
+    features: int
+    kernel_size: tuple[int, int]
+    shifted_weight_grad: bool = False
+    kernel_init: Callable = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        shape = (*self.kernel_size, x.shape[-1], self.features)
+        kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
+        x = jnp.asarray(x, jnp.float32)
+        return conv2d_shifted_weight_grad(x, kernel) if self.shifted_weight_grad else _conv_same(x, kernel)
+
+
 class SeparableConv(nn.Module):
     """Depthwise-separable convolution: :func:`depthwise_conv2d` then :func:`pointwise_conv2d`, plus a bias.
 

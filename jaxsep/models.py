@@ -26,7 +26,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import ConfigError
-from .layers import BatchNormReluPool, Dropout, SeparableConv
+from .layers import BatchNormReluPool, Conv, Dropout, SeparableConv
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class ConvBlock(nn.Module):
     separable: bool
     bn_momentum: float
     bn_epsilon: float
+    shifted_weight_grad: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
@@ -76,7 +77,7 @@ class ConvBlock(nn.Module):
         if self.separable:
             x = SeparableConv(self.features, window, use_bias=False, name="conv")(x)
         else:
-            x = nn.Conv(self.features, window, padding="SAME", use_bias=False, name="conv")(x)
+            x = Conv(self.features, window, self.shifted_weight_grad, name="conv")(x)
         # Padded rows of a short last batch must not move the batch statistics.
         return BatchNormReluPool(self.bn_momentum, self.bn_epsilon, name="bn")(x, train=train, mask=mask)
 
@@ -91,6 +92,9 @@ class GenreCNN(nn.Module):
     dropout: float = 0.5
     bn_momentum: float = 0.9
     bn_epsilon: float = 1e-3
+    #: A lowering choice, same numbers: the weight gradient of the standard convs as shifted contractions
+    #: (:func:`jaxsep.layers.conv2d_shifted_weight_grad`), which batch well under ``vmap`` over trials.
+    shifted_weight_grad: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
@@ -106,7 +110,8 @@ class GenreCNN(nn.Module):
         """
         for index, features in enumerate(self.filters):
             x = ConvBlock(
-                features, self.kernel_size, self.separable, self.bn_momentum, self.bn_epsilon, name=f"block{index + 1}"
+                features, self.kernel_size, self.separable, self.bn_momentum, self.bn_epsilon,
+                self.shifted_weight_grad, name=f"block{index + 1}"
             )(x, train=train, mask=mask)
         x = x.reshape(x.shape[0], -1)
         x = Dropout(self.dropout)(x, deterministic=not train)
@@ -118,8 +123,10 @@ def create_model(name: str, n_classes: int, config: TrainConfig = TrainConfig())
     return build_network(get_spec(name).separable, n_classes, config)
 
 
-def build_network(separable: bool, n_classes: int, config: TrainConfig = TrainConfig()) -> GenreCNN:
-    """The network of every model with this kind of convolution (the maps only change its input)."""
+def build_network(separable: bool, n_classes: int, config: TrainConfig = TrainConfig(), *,
+                  shifted_weight_grad: bool = False) -> GenreCNN:
+    """The network of every model with this kind of convolution (the maps only change its input);
+    ``shifted_weight_grad`` picks how the standard convs' weight gradient is computed (same numbers)."""
     return GenreCNN(
         n_classes=n_classes,
         filters=tuple(config.filters),
@@ -128,6 +135,7 @@ def build_network(separable: bool, n_classes: int, config: TrainConfig = TrainCo
         dropout=config.dropout,
         bn_momentum=config.bn_momentum,
         bn_epsilon=config.bn_epsilon,
+        shifted_weight_grad=shifted_weight_grad,
     )
 
 

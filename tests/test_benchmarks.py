@@ -209,4 +209,5 @@ def test_step_parts_trial_axis_and_trace(tmp_path, monkeypatch, capsys):
                                                      "training step"]
     assert all(len(v) == 3 for (part, _), v in variants.items() if part.startswith("conv"))
     printed = capsys.readouterr().out
-    assert "busy ms per step by process" in printed and "top 30 ops" in printed
+    assert printed.count("busy ms per step by process") == 2 and "top 20 ops" in printed
+    assert len(variants[("training step", (2, 2, 8, 12, 3))]) == 3
