@@ -330,11 +330,15 @@ def summarize(args, results: dict) -> list[dict]:
     return rows
 
 
-def accuracy_check(results: dict, reference: str = "engine") -> list[dict]:
-    """Per model and PyTorch variant: means, Mann-Whitney U and Welch p-values of selected test accuracy."""
+def accuracy_check(results: dict, reference: str | None = None) -> list[dict]:
+    """Per model and PyTorch variant: means, Mann-Whitney U and Welch p-values of selected test accuracy.
+    ``reference``: the JAX variant compared (default: ``engine``, else the first ``engine-*`` that ran)."""
     from scipy import stats
 
     checks = []
+    if reference is None:
+        engines = [v for v in results if v.startswith("engine") and "models" in results[v]]
+        reference = "engine" if "engine" in engines else (engines[0] if engines else "engine")
     ref = results.get(reference, {})
     if "models" not in ref:
         return checks

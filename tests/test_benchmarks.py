@@ -211,3 +211,21 @@ def test_step_parts_trial_axis_and_trace(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert printed.count("busy ms per step by process") == 2 and "top 20 ops" in printed
     assert len(variants[("training step", (2, 2, 8, 12, 3))]) == 3
+
+
+def test_accuracy_check_falls_back_to_the_engine_variant_that_ran():
+    """Without a plain ``engine`` run, the check compares the first ``engine-*`` variant with each PyTorch
+    variant; a shifted PyTorch distribution gets a small p-value, the same one a large p-value."""
+    import throughput
+
+    engine = [0.5, 0.6, 0.55, 0.58, 0.52, 0.61]
+    results = {
+        "jax-loop": {"models": {"stems3": {"accuracy": [0.0] * 6}}},
+        "engine-vmap": {"models": {"stems3": {"accuracy": engine}}},
+        "engine-sequential": {"models": {"stems3": {"accuracy": [0.0] * 6}}},
+        "torch-eager": {"models": {"stems3": {"accuracy": [0.9, 0.95, 0.92, 0.97, 0.93, 0.94]}}},
+        "torch-func": {"models": {"stems3": {"accuracy": list(engine)}}},
+    }
+    checks = {c["torch"]: c for c in throughput.accuracy_check(results)}
+    assert {c["jax"] for c in checks.values()} == {"engine-vmap"}
+    assert checks["torch-eager"]["mannwhitney_p"] < 0.01 < 0.9 < checks["torch-func"]["mannwhitney_p"]
