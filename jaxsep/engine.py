@@ -224,9 +224,13 @@ class TrialRunner:
         ``on_trial(n)`` is called as trials finish (per trial for single-trial lowerings, else per chunk)."""
         program = self.compiled(trials, data)
         if self.strategy in ("sequential", "stepped"):
-            # Dispatch every trial before waiting on any: the host never idles the device between trials.
-            placed = self._place_trials(trials)
-            outs = [program({k: v[t] for k, v in placed.items()}, data) for t in range(len(trials["key"]))]
+            # Slice the trials on the host: indexing a device array compiles a small program per array shape
+            # on first use, which would land inside the timed run (a likely cause of the 0.3-0.5 s by which
+            # the first model in a process trailed the per-trial loop on an H200; benchmarks/RESULTS.md).
+            # Then dispatch every trial before waiting on any: the host never idles the device between trials.
+            host = {k: np.asarray(v) for k, v in trials.items()}
+            outs = [program(self._place_trials({k: v[t] for k, v in host.items()}), data)
+                    for t in range(len(host["key"]))]
             for done, out in enumerate(outs, 1):
                 jax.block_until_ready(out)
                 if on_trial is not None:

@@ -258,10 +258,16 @@ class SteppedTrial:
         losses, counts = jnp.concatenate(losses), jnp.concatenate(counts)
         return carry, self._end(carry, scale, trial, data, losses, counts)
 
+    @staticmethod
+    def _stack(history: list[dict]) -> dict:
+        return {k: jnp.stack([h[k] for h in history]) for k in history[0]}
+
     def compile(self, trial: dict, data: dict) -> None:
-        """Compiles every piece for these shapes (timed by the caller) by running one trial's first epoch."""
+        """Compiles every piece for these shapes (timed by the caller) by running one trial's first epoch,
+        and the stacking of the epochs' metrics on that epoch's, so that running a trial compiles nothing."""
         carry, scale, keys = self._start(trial, data)
-        jax.block_until_ready(self._epoch(carry, scale, trial, data, keys[0]))
+        _, metrics = self._epoch(carry, scale, trial, data, keys[0])
+        jax.block_until_ready(self._stack([metrics] * self.epochs))
 
     def __call__(self, trial: dict, data: dict) -> dict:
         """Runs one trial; returns the same history dict as :func:`make_train_trial` (arrays on device)."""
@@ -270,4 +276,4 @@ class SteppedTrial:
         for epoch in range(self.epochs):
             carry, metrics = self._epoch(carry, scale, trial, data, keys[epoch])
             history.append(metrics)
-        return {k: jnp.stack([h[k] for h in history]) for k in history[0]}
+        return self._stack(history)

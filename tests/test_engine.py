@@ -154,3 +154,35 @@ def test_strategy_names():
     assert resolve_strategy("vmap", "gpu") == "vmap"
     with pytest.raises(ConfigError, match="unknown strategy"):
         resolve_strategy("loop")
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "stepped", "vmap"])
+def test_no_compilation_inside_the_timed_run(strategy):
+    """Once :meth:`TrialRunner.compiled` has run, :meth:`TrialRunner.run` compiles nothing (a compilation
+    there would be timed as training). Fresh shapes (5 trials, 3 epochs) so nothing is cached from other tests."""
+    from jax import monitoring
+
+    from jaxsep import engine
+
+    config = CONFIG.replace(epochs=3)
+    seeds = np.arange(40, 45)
+    x = FEATURES.select_maps(("bass", "drums", "other"))
+    splits = make_splits(FEATURES.labels, seeds, n_classes=3, test_fraction=config.test_fraction)
+    runner = TrialRunner(MODEL, 3, config, strategy=strategy, devices=jax.devices()[:1])
+    trials = {"key": engine.trial_keys(seeds), **{k: splits[k] for k in ("train", "test", "validation",
+                                                                        "class_weights")}}
+    data = runner.place_data(engine.device_data(x, FEATURES.labels))
+    runner.compiled(trials, data)
+    compiles = []
+
+    def listener(event, duration, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    monitoring.register_event_duration_secs_listener(listener)
+    try:
+        out = runner.run(trials, data)
+    finally:
+        monitoring.unregister_event_duration_listener(listener)
+    assert out["test_loss"].shape == (5, 3)
+    assert compiles == []
