@@ -228,6 +228,7 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
     per_trial = [jax.tree.map(lambda leaf, t=t: leaf[t], (carry, scale)) for t in range(trials)]
 
     def loop(*_):
+        # As a per-trial loop runs it: each call also takes its trial's rows out of the stacked arrays.
         return [single(c, s, data, trial["class_weights"][t], trial["train"][t], jnp.ones(batch), keys[t, 0])
                 for t, (c, s) in enumerate(per_trial)]
 
@@ -261,7 +262,8 @@ def print_top_ops(trace_dir, steps, top=20):
     if not files:
         print(f"no perfetto trace under {trace_dir}")
         return
-    events = json.load(gzip.open(files[-1]))
+    with gzip.open(files[-1]) as f:
+        events = json.load(f)
     events = events["traceEvents"] if isinstance(events, dict) else events
     process = {e["pid"]: e["args"].get("name", "") for e in events
                if e.get("ph") == "M" and e.get("name") == "process_name"}

@@ -330,15 +330,38 @@ def summarize(args, results: dict) -> list[dict]:
     return rows
 
 
+def reference_engine(results: dict) -> str:
+    """The engine variant others are compared with: ``engine`` if it ran, else the first ``engine-*`` that did."""
+    engines = [v for v in results if v.startswith("engine") and "models" in results[v]]
+    return "engine" if "engine" in engines else (engines[0] if engines else "engine")
+
+
+def lowering_agreement(results: dict) -> list[dict]:
+    """Per model, every pair of JAX variants over the trials both ran (same seeds and splits): how many
+    trials selected the same test accuracy, the largest difference, and the two means."""
+    ran = [v for v in results if v in JAX_VARIANTS and "models" in results[v]]
+    rows = []
+    for i, first in enumerate(ran):
+        for second in ran[i + 1:]:
+            for model, m in results[first]["models"].items():
+                o = results[second]["models"].get(model, {})
+                if "accuracy" not in m or "accuracy" not in o:
+                    continue
+                n = min(len(m["accuracy"]), len(o["accuracy"]))
+                a, b = np.array(m["accuracy"][:n]), np.array(o["accuracy"][:n])
+                rows.append({"model": model, "first": first, "second": second, "trials": n,
+                             "same": int(np.sum(a == b)), "max_diff": float(np.max(np.abs(a - b))),
+                             "mean_first": float(a.mean()), "mean_second": float(b.mean())})
+    return rows
+
+
 def accuracy_check(results: dict, reference: str | None = None) -> list[dict]:
     """Per model and PyTorch variant: means, Mann-Whitney U and Welch p-values of selected test accuracy.
-    ``reference``: the JAX variant compared (default: ``engine``, else the first ``engine-*`` that ran)."""
+    ``reference``: the JAX variant compared (default: :func:`reference_engine`)."""
     from scipy import stats
 
     checks = []
-    if reference is None:
-        engines = [v for v in results if v.startswith("engine") and "models" in results[v]]
-        reference = "engine" if "engine" in engines else (engines[0] if engines else "engine")
+    reference = reference or reference_engine(results)
     ref = results.get(reference, {})
     if "models" not in ref:
         return checks
@@ -360,9 +383,9 @@ def accuracy_check(results: dict, reference: str | None = None) -> list[dict]:
     return checks
 
 
-def print_report(args, results: dict, rows: list[dict], checks: list[dict]) -> None:
+def print_report(args, results: dict, rows: list[dict], checks: list[dict], date: str | None = None) -> None:
     devices = sorted({r["device"] for r in rows if "device" in r})
-    print(f"\n{time.strftime('%Y-%m-%d %H:%M')}  {args.songs} songs x {args.mels} x {args.frames}, {args.classes} "
+    print(f"\n{date or time.strftime('%Y-%m-%d %H:%M')}  {args.songs} songs x {args.mels} x {args.frames}, {args.classes} "
           f"classes, models {args.models}, {args.epochs} epochs, batch {args.batch_size}, filters {args.filters}, "
           f"{args.trials} trials per model")
     print("devices: " + "; ".join(devices))
@@ -382,14 +405,20 @@ def print_report(args, results: dict, rows: list[dict], checks: list[dict]) -> N
               f"{r['tflops']:8.3g} {r['peak_mb']:8.0f}")
     print("setup = compile (JAX) or one-epoch warm-up (PyTorch); wall = training after setup; "
           "* = extrapolated linearly from fewer trials")
-    engine = [r for r in rows if r["variant"] == "engine" and "error" not in r]
-    if engine:
-        print("engine speed-up (trials/s ratio, same run):")
-        for base in engine:
-            for r in rows:
-                if r["variant"] != "engine" and r.get("model") == base["model"] and "error" not in r:
-                    ratio = base["trials_per_s"] / r["trials_per_s"]
-                    print(f"  {base['model']:9s} vs {r['variant']:18s} {ratio:6.2f}x")
+    reference = reference_engine(results)
+    ratios = [(base["model"], r["variant"], base["trials_per_s"] / r["trials_per_s"])
+              for base in rows if base["variant"] == reference and "error" not in base
+              for r in rows if r["variant"] != reference and r.get("model") == base["model"] and "error" not in r]
+    if ratios:
+        print(f"{reference} speed-up (trials/s ratio, same run):")
+        for model, variant, ratio in ratios:
+            print(f"  {model:9s} vs {variant:18s} {ratio:6.2f}x")
+    agreement = lowering_agreement(results)
+    if agreement:
+        print("selected test accuracy per trial, same seeds and splits, between JAX variants:")
+        for a in agreement:
+            print(f"  {a['model']:9s} {a['first']} vs {a['second']:18s} same in {a['same']}/{a['trials']} trials, "
+                  f"max difference {a['max_diff']:.3f}, means {a['mean_first']:.3f} / {a['mean_second']:.3f}")
     if checks:
         print("selected-epoch test accuracy, JAX engine vs PyTorch (same splits, different random streams):")
         for c in checks:
@@ -426,6 +455,7 @@ def parse_args(argv=None):
     parser.add_argument("--torch-device", default=None, help="default: cuda when available, else cpu")
     parser.add_argument("--worker-timeout", type=float, default=1800)
     parser.add_argument("--json", default=str(ROOT / "runs" / "bench" / "throughput.json"))
+    parser.add_argument("--from-json", help="print the report of a JSON this script wrote, and run nothing")
     # Internal: one variant in this process.
     parser.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -443,6 +473,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_json:
+        payload = json.loads(Path(args.from_json).read_text())
+        saved = argparse.Namespace(**payload["args"])
+        results = payload["results"]
+        print_report(saved, results, payload["rows"], accuracy_check(results), date=payload["date"])
+        return
     if args.worker:
         result = jax_worker(args) if args.worker == "jax" else torch_worker(args)
         result["loadavg_end"] = os.getloadavg()

@@ -4,7 +4,9 @@ The per-trial trainer (:mod:`jaxsep.trainer`) is a pure function of ``(trial, da
 trial axis in one of four ways, which give the same numbers (to float rounding; tested):
 
 * ``"vmap"``: ``jax.vmap`` over trials, one program for a whole chunk; convolutions with per-trial weights
-  become grouped convolutions. Sharded over a 1-d ``jax.sharding`` mesh when there are several devices.
+  become grouped convolutions, except their weight gradients, computed as batched contractions of shifted
+  inputs (:func:`jaxsep.layers.conv2d_shifted_weight_grad`). Sharded over a 1-d ``jax.sharding`` mesh when
+  there are several devices.
 * ``"map"``: ``lax.map`` over trials inside one program (trials one after another on each device).
 * ``"sequential"``: one compiled single-trial program (epochs and batches as ``lax.scan``), dispatched once
   per trial, asynchronously.
@@ -29,6 +31,7 @@ import functools
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -210,12 +213,12 @@ class TrialRunner:
         return _EXECUTABLES[key]
 
     def program_bytes(self, trials: dict, data: dict) -> float | None:
-        """Device memory the compiled program for these shapes needs per device, by XLA's own estimate
-        (arguments, outputs and temporaries); None where the backend gives none."""
+        """Device memory the compiled program for these shapes needs per device beyond its inputs, by XLA's
+        own estimate (outputs and temporaries: the shared data is already placed, and counted as in use by
+        :func:`_memory_budget`); None where the backend gives none."""
         try:
             analysis = self.compiled(trials, data).memory_analysis()
-            return float(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
-                         + analysis.temp_size_in_bytes)
+            return float(analysis.output_size_in_bytes + analysis.temp_size_in_bytes)
         except (AttributeError, TypeError, NotImplementedError):
             return None
 
@@ -264,23 +267,31 @@ def _pad_trials(trials: dict, size: int) -> dict:
 
 
 def choose_chunk(runner: TrialRunner, trials: dict, data: dict, n_trials: int) -> int:
-    """Trials per chunk, always a multiple of the devices: all of them for the single-trial lowerings and
-    ``"map"`` (memory does not grow with trials); for ``"vmap"`` all of them if the compiled program fits the
-    memory budget by XLA's estimate, else fewer, shrunk in proportion and recompiled until it fits. The
-    chosen program is left compiled (the first, common case costs one compilation)."""
+    """Trials per chunk, always a multiple of the devices and at least one per device.
+
+    All trials for the single-trial lowerings and ``"map"`` (memory does not grow with trials). For ``"vmap"``
+    all of them if the compiled program fits the memory budget by XLA's estimate; else fewer, shrunk in
+    proportion and recompiled until it fits; and half as many if XLA fails to compile a chunk (a crashing
+    autotuner, say), down to one trial per device, where the error is raised. In the common case the one
+    compilation is the program that then runs (compilations are cached per shape).
+    """
     n_dev = runner.n_devices
     chunk = n_dev * math.ceil(n_trials / n_dev)
     if runner.strategy != "vmap":
         return chunk
     budget = _memory_budget(runner.devices[0])
     while chunk > n_dev:
-        used = runner.program_bytes(_pad_trials(trials, chunk) if len(trials["key"]) < chunk
-                                    else {k: v[:chunk] for k, v in trials.items()}, data)
+        per_device = chunk // n_dev
+        try:
+            used = runner.program_bytes(_pad_trials({k: v[:chunk] for k, v in trials.items()}, chunk), data)
+        except jax.errors.JaxRuntimeError as error:
+            warnings.warn(f"XLA could not compile {chunk} trials at once ({str(error)[:200]}); trying "
+                          f"{n_dev * max(1, per_device // 2)}")
+            chunk = n_dev * max(1, per_device // 2)
+            continue
         if used is None or used <= budget:
             break
-        per_device = chunk // n_dev
-        fitting = min(per_device - 1, int(per_device * budget / used))
-        chunk = n_dev * max(1, fitting)
+        chunk = n_dev * max(1, min(per_device - 1, int(per_device * budget / used)))
     return chunk
 
 

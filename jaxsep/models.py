@@ -77,7 +77,7 @@ class ConvBlock(nn.Module):
         if self.separable:
             x = SeparableConv(self.features, window, use_bias=False, name="conv")(x)
         else:
-            x = Conv(self.features, window, self.shifted_weight_grad, name="conv")(x)
+            x = Conv(self.features, window, shifted_weight_grad=self.shifted_weight_grad, name="conv")(x)
         # Padded rows of a short last batch must not move the batch statistics.
         return BatchNormReluPool(self.bn_momentum, self.bn_epsilon, name="bn")(x, train=train, mask=mask)
 

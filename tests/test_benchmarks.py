@@ -1,6 +1,7 @@
 """The benchmarks' own correctness: the PyTorch reference mirrors jaxsep's models and protocol, and the FLOP
 counter matches hand-computed values. (Speed is reported by the benchmarks, never judged here.)"""
 
+import json
 import sys
 from pathlib import Path
 
@@ -176,8 +177,6 @@ def test_step_parts_runs_every_part(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["step_parts.py", "--batch", "2", "--mels", "8", "--frames", "12",
                                       "--calls", "1", "--repeats", "1", "--json", str(out)])
     step_parts.main()
-    import json
-
     rows = json.loads(out.read_text())["rows"]
     parts = {}
     for row in rows:
@@ -198,8 +197,6 @@ def test_step_parts_trial_axis_and_trace(tmp_path, monkeypatch, capsys):
                                       "conv,trials-block,trials-step", "--trace", str(tmp_path / "trace"),
                                       "--json", str(out)])
     step_parts.main()
-    import json
-
     rows = json.loads(out.read_text())["rows"]
     variants = {}
     for row in rows:
@@ -215,7 +212,7 @@ def test_step_parts_trial_axis_and_trace(tmp_path, monkeypatch, capsys):
 
 def test_accuracy_check_falls_back_to_the_engine_variant_that_ran():
     """Without a plain ``engine`` run, the check compares the first ``engine-*`` variant with each PyTorch
-    variant; a shifted PyTorch distribution gets a small p-value, the same one a large p-value."""
+    variant: a shifted PyTorch distribution gets a small p-value, an identical one a large p-value."""
     import throughput
 
     engine = [0.5, 0.6, 0.55, 0.58, 0.52, 0.61]
@@ -229,3 +226,38 @@ def test_accuracy_check_falls_back_to_the_engine_variant_that_ran():
     checks = {c["torch"]: c for c in throughput.accuracy_check(results)}
     assert {c["jax"] for c in checks.values()} == {"engine-vmap"}
     assert checks["torch-eager"]["mannwhitney_p"] < 0.01 < 0.9 < checks["torch-func"]["mannwhitney_p"]
+
+
+def test_lowering_agreement_counts_equal_trials_between_every_pair_of_jax_variants():
+    """Per model and pair of JAX variants (PyTorch left out), over the trials both ran: equal selected
+    accuracies, the largest difference and the means."""
+    import throughput
+
+    results = {
+        "engine-vmap": {"models": {"stems3": {"accuracy": [0.5, 0.6, 0.7, 0.8]}}},
+        "engine-sequential": {"models": {"stems3": {"accuracy": [0.5, 0.6, 0.75, 0.8]}}},
+        "jax-loop": {"models": {"stems3": {"accuracy": [0.5, 0.65]}}},
+        "torch-eager": {"models": {"stems3": {"accuracy": [0.5, 0.6, 0.7, 0.8]}}},
+        "engine-map": {"error": "worker exited with code 1"},
+    }
+    rows = {(r["first"], r["second"]): r for r in throughput.lowering_agreement(results)}
+    assert set(rows) == {("engine-vmap", "engine-sequential"), ("engine-vmap", "jax-loop"),
+                         ("engine-sequential", "jax-loop")}
+    pair = rows[("engine-vmap", "engine-sequential")]
+    assert (pair["trials"], pair["same"]) == (4, 3) and pair["max_diff"] == pytest.approx(0.05)
+    assert pair["mean_second"] == pytest.approx(0.6625)
+    loop = rows[("engine-sequential", "jax-loop")]
+    assert (loop["trials"], loop["same"]) == (2, 1) and loop["max_diff"] == pytest.approx(0.05)
+
+
+def test_report_reprinted_from_the_saved_h200_run(capsys):
+    """``--from-json`` reprints a saved run (here the batch-32 H200 run kept in benchmarks/results) with its
+    ratios, the per-trial agreement between lowerings and the PyTorch accuracy check."""
+    import throughput
+
+    saved = Path(throughput.HERE) / "results" / "h200-2026-11-27" / "call2-b32.json"
+    throughput.main(["--from-json", str(saved)])
+    printed = capsys.readouterr().out
+    assert "NVIDIA H200" in printed and "batch 32" in printed
+    assert "stems3    engine-vmap vs engine-sequential  same in 50/50 trials" in printed
+    assert "engine-vmap speed-up" in printed and "torch-eager" in printed

@@ -3,7 +3,9 @@
 import jax
 import numpy as np
 import pytest
+from jax import monitoring
 
+from jaxsep import engine
 from jaxsep.config import TrainConfig
 from jaxsep.engine import TrialRunner, resolve_strategy, run_trials
 from jaxsep.errors import ConfigError
@@ -54,29 +56,57 @@ def test_chunks_equal_one_batch(reference):
         _assert_same_trial(chunked.history, t, reference, t)
 
 
-def test_chunk_shrinks_until_the_program_fits_the_memory_budget(reference, monkeypatch):
-    """With a budget below what all four trials need (XLA's estimate), the vmap chunk shrinks to a program
-    that fits, and the trials' numbers stay the same."""
-    from jaxsep import engine
-
+def _runner_and_inputs():
+    """A one-device vmap runner for the module's data, its trials (numpy) and its placed data."""
     x = FEATURES.select_maps(("bass", "drums", "other"))
     runner = TrialRunner(MODEL, 3, CONFIG, strategy="vmap", devices=jax.devices()[:1])
     splits = make_splits(FEATURES.labels, SEEDS, n_classes=3, test_fraction=CONFIG.test_fraction)
-    trials = {"key": engine.trial_keys(SEEDS), **{k: splits[k] for k in ("train", "test", "validation",
-                                                                        "class_weights")}}
-    data = runner.place_data(engine.device_data(x, FEATURES.labels))
-    cut = lambda n: {k: v[:n] for k, v in trials.items()}  # noqa: E731
-    need = {n: runner.program_bytes(cut(n), data) for n in (1, 2, 4)}
-    assert need[1] < need[2] < need[4]
-    monkeypatch.setattr(engine, "_memory_budget", lambda device: (need[2] + need[4]) / 2)
-    assert engine.choose_chunk(runner, trials, data, 4) == 2
+    trials = {"key": engine.trial_keys(SEEDS),
+              **{k: splits[k] for k in ("train", "test", "validation", "class_weights")}}
+    return runner, trials, runner.place_data(engine.device_data(x, FEATURES.labels))
+
+
+def _first(trials, n):
+    return {k: v[:n] for k, v in trials.items()}
+
+
+def test_chunk_shrinks_until_the_program_fits_the_memory_budget(reference, monkeypatch):
+    """With a budget below what all four trials need (XLA's estimate), the vmap chunk shrinks to a program
+    that fits, never below one trial per device, and the trials' numbers stay the same."""
+    runner, trials, data = _runner_and_inputs()
+    need = {n: runner.program_bytes(_first(trials, n), data) for n in (1, 2, 3, 4)}
+    assert need[1] < need[2] < need[3] < need[4]
+    budget = (need[2] + need[3]) / 2
+    monkeypatch.setattr(engine, "_memory_budget", lambda device: budget)
+    chunk = engine.choose_chunk(runner, trials, data, 4)
+    assert chunk <= 2 and need[chunk] <= budget
     monkeypatch.setattr(engine, "_memory_budget", lambda device: need[1] / 2)
-    assert engine.choose_chunk(runner, trials, data, 4) == 1  # never below one trial per device
-    monkeypatch.setattr(engine, "_memory_budget", lambda device: (need[2] + need[4]) / 2)
+    assert engine.choose_chunk(runner, trials, data, 4) == 1
+    monkeypatch.setattr(engine, "_memory_budget", lambda device: budget)
     chunked = _run(SEEDS, strategy="vmap", devices=jax.devices()[:1])
-    assert chunked.chunk == 2
+    assert chunked.chunk == chunk
     for t in range(len(SEEDS)):
         _assert_same_trial(chunked.history, t, reference, t)
+
+
+def test_chunk_halves_when_xla_fails_to_compile(monkeypatch):
+    """A chunk XLA cannot compile (as its GPU autotuner has crashed on grouped convolutions) is halved,
+    with a warning, down to one trial per device."""
+    runner, trials, data = _runner_and_inputs()
+    measured = runner.program_bytes
+
+    def fails_above_one_trial(trials, data):
+        if len(trials["key"]) > 1:
+            raise jax.errors.JaxRuntimeError("INTERNAL: All configs failed")
+        return measured(trials, data)
+
+    monkeypatch.setattr(runner, "program_bytes", fails_above_one_trial)
+    with pytest.warns(UserWarning) as warned:
+        assert engine.choose_chunk(runner, trials, data, 4) == 1
+    messages = [str(w.message) for w in warned]
+    assert [m.split(" (")[0] for m in messages] == ["XLA could not compile 4 trials at once",
+                                                     "XLA could not compile 2 trials at once"]
+    assert all("All configs failed" in m for m in messages)
 
 
 @pytest.mark.parametrize("strategy", ["map", "sequential", "stepped"])
@@ -160,10 +190,6 @@ def test_strategy_names():
 def test_no_compilation_inside_the_timed_run(strategy):
     """Once :meth:`TrialRunner.compiled` has run, :meth:`TrialRunner.run` compiles nothing (a compilation
     there would be timed as training). Fresh shapes (5 trials, 3 epochs) so nothing is cached from other tests."""
-    from jax import monitoring
-
-    from jaxsep import engine
-
     config = CONFIG.replace(epochs=3)
     seeds = np.arange(40, 45)
     x = FEATURES.select_maps(("bass", "drums", "other"))

@@ -181,14 +181,15 @@ def test_dropout_scales_kept_values_and_is_identity_in_evaluation():
     assert not np.any(Dropout(1.0).apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)}))
 
 
-@pytest.mark.parametrize("kernel", [2, 3, 4])
-def test_shifted_weight_grad_conv_matches_flax(kernel):
+@pytest.mark.parametrize("window", [(2, 2), (3, 3), (4, 4), (2, 3), (3, 1)])
+def test_shifted_weight_grad_conv_matches_flax(window):
     """:class:`Conv` with the shifted-contraction weight gradient against flax's ``nn.Conv``: the same
-    initial kernel from the same key, the same outputs, and the same input and kernel gradients (odd and even
-    windows: 'SAME' pads unevenly for even ones), also vmapped over trials with per-trial kernels."""
+    initial kernel from the same key, the same outputs, and the same input and kernel gradients (odd, even and
+    non-square windows: 'SAME' pads unevenly for even sides), also vmapped over trials with per-trial
+    kernels."""
     x = jax.random.normal(jax.random.key(0), (3, 9, 11, 4))
-    reference = nn.Conv(5, (kernel, kernel), padding="SAME", use_bias=False)
-    mine = Conv(5, (kernel, kernel), shifted_weight_grad=True)
+    reference = nn.Conv(5, window, padding="SAME", use_bias=False)
+    mine = Conv(5, window, shifted_weight_grad=True)
     variables = reference.init(jax.random.key(1), x)
     np.testing.assert_array_equal(mine.init(jax.random.key(1), x)["params"]["kernel"],
                                   variables["params"]["kernel"])
@@ -204,6 +205,7 @@ def test_shifted_weight_grad_conv_matches_flax(kernel):
             np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
         stacked = jax.tree.map(lambda leaf: jnp.stack([leaf, 2 * leaf]), variables)
         xs = jnp.stack([x, -x])
-        want = jax.vmap(jax.grad(loss(reference)))(stacked, xs)
-        got = jax.vmap(jax.grad(loss(mine)))(stacked, xs)
-        np.testing.assert_allclose(got["params"]["kernel"], want["params"]["kernel"], atol=1e-4, rtol=1e-5)
+        want = jax.vmap(jax.grad(loss(reference), argnums=(0, 1)))(stacked, xs)
+        got = jax.vmap(jax.grad(loss(mine), argnums=(0, 1)))(stacked, xs)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
