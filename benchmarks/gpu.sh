@@ -61,7 +61,7 @@ if [[ $DRY == 1 ]]; then
   export JAX_PLATFORMS=cpu
   WANT=cpu
   TRIALS=3
-  RUNS="8:engine-vmap,engine-sequential,jax-loop:2,torch-eager:2,torch-func:2 16:engine-vmap,torch-eager:2"
+  RUNS="8:engine,engine-vmap,jax-loop:2,torch-eager:2,torch-func:2 16:engine,torch-eager:2"
   PARTS_TRIALS=3; PARTS_BATCH=4
   SIZE=(--songs 24 --classes 3 --mels 16 --frames 24 --epochs 2 --filters 3,4 --models stems3,stems3_dw)
   PARTS_SIZE=(--mels 16 --frames 24 --calls 2 --repeats 1)
