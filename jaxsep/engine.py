@@ -19,7 +19,7 @@ trial axis in one of four ways, which give the same numbers (to float rounding; 
 ``while`` loop (jax issue #12868), and an unrolled program's compile time and memory grow with its steps. At
 the paper's size (2-core CPU): unrolled 5.7 s per trial, stepped 6.8 s, one step per call 8.3 s; ``vmap``
 over trials is slower than one trial at a time (grouped convolutions). Elsewhere ``"sequential"`` with rolled
-loops: on an H200 (``benchmarks/gpu.sh``, 4 models × 50 trials at the paper's size) it trained in 5.7 s at
+loops: on an H200 (``benchmarks/gpu.sh``, 4 models × 50 trials at the paper's size) it trained in 5.5-5.7 s at
 batch 16 and 5.0 s at batch 32 in 0.8–1.4 GB, against 5.8 s and 6.0 s in 19–42 GB for ``"vmap"`` (with the
 shifted-contraction weight gradient that ``"vmap"`` uses; 20.4 s at batch 16 without it). The trial axis is
 split into chunks when all trials do not fit in memory (``"vmap"`` estimates it from the compiled program).
@@ -228,7 +228,7 @@ class TrialRunner:
         program = self.compiled(trials, data)
         if self.strategy in ("sequential", "stepped"):
             # Slice the trials on the host: indexing a device array compiles a small program per array shape
-            # on first use, which would land inside the timed run (a likely cause of the 0.3-0.5 s by which
+            # on first use, which would land inside the timed run (a likely cause of the 0.35-0.54 s by which
             # the first model in a process trailed the per-trial loop on an H200; benchmarks/RESULTS.md).
             # Then dispatch every trial before waiting on any: the host never idles the device between trials.
             host = {k: np.asarray(v) for k, v in trials.items()}
