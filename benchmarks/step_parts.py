@@ -44,7 +44,7 @@ import numpy as np
 
 from jaxsep.compiler import CPU_OPTIONS
 from jaxsep.config import TrainConfig
-from jaxsep.layers import BatchNormReluPool, keep_mask, max_pool_2x2
+from jaxsep.layers import BatchNormReluPool, conv2d_same, keep_mask, max_pool_2x2
 from jaxsep.models import build_network
 from jaxsep.trainer import make_trial_parts, song_statistics
 from machine import cpu_name  # benchmarks/machine.py
@@ -77,15 +77,21 @@ def timed(functions: dict, args: dict, calls: int, repeats: int) -> dict[str, fl
     return {name: float(np.median(values)) for name, values in rounds.items()}
 
 
+def _forward_backward(f):
+    """jit of ``f(*args)``'s forward pass and the gradients of all its arguments, cotangent of ones."""
+
+    def run(*args):
+        y, pullback = jax.vjp(f, *args)
+        return pullback(jnp.ones_like(y))
+
+    return jax.jit(run)
+
+
 def pool_rows(batch, mels, frames, channels, calls, repeats):
     x = jax.random.normal(jax.random.key(0), (batch, mels, frames, channels))
-
-    def fwd_bwd(pool):
-        return jax.jit(lambda x: jax.vjp(pool, x)[1](jnp.ones_like(pool(x)))[0])
-
     functions = {
-        "flax nn.max_pool": fwd_bwd(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")),
-        "jaxsep max_pool_2x2": fwd_bwd(max_pool_2x2),
+        "flax nn.max_pool": _forward_backward(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")),
+        "jaxsep max_pool_2x2": _forward_backward(max_pool_2x2),
     }
     times = timed(functions, {name: (x,) for name in functions}, calls, repeats)
     return [{"part": "max pool", "shape": list(x.shape), "variant": k, "ms": v} for k, v in times.items()]
@@ -154,31 +160,16 @@ def step_rows(batch, mels, frames, calls, repeats):
     return [{"part": "training step", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
 
 
-def _conv(x, w):
-    """'SAME' 3×3 convolution, ``x (B, H, W, C)``, ``w (3, 3, C, O)``, as flax's ``nn.Conv`` computes it."""
-    return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-
-def _forward_backward(f):
-    """jit of ``f(x, w)``'s forward pass and both gradients (input and weight), cotangent of ones."""
-
-    def run(x, w):
-        y, pullback = jax.vjp(f, x, w)
-        return pullback(jnp.ones_like(y))
-
-    return jax.jit(run)
-
-
 def conv_rows(trials, batch, mels, frames, in_channels, out_channels, calls, repeats):
     """One conv layer of ``trials`` trials, forward + backward, three ways (see the module docstring, 5)."""
     key_x, key_w = jax.random.split(jax.random.key(0))
     x = jax.random.normal(key_x, (trials, batch, mels, frames, in_channels))
     w = 0.1 * jax.random.normal(key_w, (trials, 3, 3, in_channels, out_channels))
     functions = {
-        "one shared weight, batch T·B (ceiling)": _forward_backward(_conv),
-        "vmap over trials (grouped conv)": _forward_backward(jax.vmap(_conv)),
+        "one shared weight, batch T·B (ceiling)": _forward_backward(conv2d_same),
+        "vmap over trials (grouped conv)": _forward_backward(jax.vmap(conv2d_same)),
         "T separate convs, one program": _forward_backward(
-            lambda x, w: jnp.stack([_conv(x[t], w[t]) for t in range(trials)])),
+            lambda x, w: jnp.stack([conv2d_same(x[t], w[t]) for t in range(trials)])),
     }
     args = {name: (x, w) for name in functions}
     args["one shared weight, batch T·B (ceiling)"] = (x.reshape(trials * batch, mels, frames, in_channels), w[0])

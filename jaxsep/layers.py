@@ -62,7 +62,9 @@ def pointwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return jnp.einsum("bhwi,io->bhwo", x, kernel[0, 0])
 
 
-def _conv_same(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def conv2d_same(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The 'SAME', stride-1 convolution of ``flax.linen.Conv``: ``x (batch, height, width, c_in)``, ``kernel
+    (k_h, k_w, c_in, c_out)`` → ``(batch, height, width, c_out)``, with XLA's own gradients."""
     return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
@@ -85,16 +87,16 @@ def conv2d_shifted_weight_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
     Returns:
       ``(batch, height, width, c_out)``.
     """
-    return _conv_same(x, kernel)
+    return conv2d_same(x, kernel)
 
 
 def _conv_forward(x, kernel):
-    return _conv_same(x, kernel), (x, kernel)
+    return conv2d_same(x, kernel), (x, kernel)
 
 
 def _conv_backward(residuals, gradient):
     x, kernel = residuals
-    (input_gradient,) = jax.linear_transpose(lambda x: _conv_same(x, kernel), x)(gradient)
+    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel), x)(gradient)
     k_h, k_w = kernel.shape[:2]
     height, width = x.shape[1:3]
     padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
@@ -125,7 +127,7 @@ class Conv(nn.Module):
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
         x = jnp.asarray(x, jnp.float32)
-        return conv2d_shifted_weight_grad(x, kernel) if self.shifted_weight_grad else _conv_same(x, kernel)
+        return conv2d_shifted_weight_grad(x, kernel) if self.shifted_weight_grad else conv2d_same(x, kernel)
 
 
 class SeparableConv(nn.Module):
