@@ -20,6 +20,28 @@ SCALES = {
 }
 VOWELS = ("a", "e", "i", "o", "u")
 
+STEPS_PER_BEAT = 4  # the grid is in 16th notes
+STEPS_PER_BAR = 16  # 4/4 bars
+BARS_PER_PHRASE = 4  # a fill may end each phrase
+OCTAVE = 12  # semitones
+SCALE_DEGREES = 7  # notes per octave of every mode in SCALES
+FOUR_ON_THE_FLOOR = (0, 4, 8, 12)  # kick on every beat
+OFFBEATS = (2, 6, 10, 14)  # the "and" between beats
+DRUM_INSTRUMENTS = ("kick", "snare", "clap", "hat", "open_hat", "perc", "tom", "crash")
+# steps between build snare hits: the roll doubles in speed every 2 bars
+_BUILD_ROLL_SPACING = (4, 4, 2, 2, 1, 1, 0.5, 0.5)
+_FILL_START = 12  # a fill replaces the bar's last beat
+_TIMING_JITTER_S = 0.004  # s.d. of a hit's human timing, seconds
+_VELOCITY_JITTER = (0.85, 1.0)  # range of the factor that scales every hit's velocity
+_VELOCITY_RANGE = (0.05, 1.0)  # a hit's velocity after jitter stays inside this range
+_CHORD_REGISTER = 2 * OCTAVE  # chords sound two octaves above the bass-octave tonic
+_VOICING_SPAN = 14  # chord tones more semitones than this above the chord tonic drop an octave
+_LEAD_REGISTER = 3 * OCTAVE  # leads sound three octaves above the bass-octave tonic...
+_BELL_REGISTER = 4 * OCTAVE  # ...bells four
+# chance that each drawn lead note sounds rather than rests
+_LEAD_DENSITY = {"pluck": 0.55, "supersaw_lead": 0.35, "acid": 0.7, "square": 0.3, "bell": 0.45}
+_LEAD_GATE = 0.9  # lead notes sound for this fraction of their written length
+
 
 @dataclass(frozen=True)
 class Notes:
@@ -34,9 +56,9 @@ class Notes:
     mod: np.ndarray
 
     @staticmethod
-    def empty() -> "Notes":
-        z = np.zeros(0)
-        return Notes(z, z, z, z, z)
+    def empty() -> Notes:
+        nothing = np.zeros(0)
+        return Notes(nothing, nothing, nothing, nothing, nothing)
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
@@ -57,91 +79,96 @@ class Grid:
 
     def time(self, bar: int, step: np.ndarray | float) -> np.ndarray:
         """Onset in seconds of 16th step(s) in ``bar``, swung: odd steps are pushed late."""
-        s = np.asarray(step, dtype=np.float64)
-        odd = (np.floor(s) % 2) == 1
-        late = np.where(odd & (s == np.floor(s)), (self.swing - 0.5) * 2.0 * self.step, 0.0)
-        return (bar * 16 + s) * self.step + late
+        steps = np.asarray(step, dtype=np.float64)
+        odd = (np.floor(steps) % 2) == 1
+        # swing 0.5 is straight; only whole odd steps move (off-grid triplets and rolls stay put)
+        late = np.where(odd & (steps == np.floor(steps)), (self.swing - 0.5) * 2.0 * self.step, 0.0)
+        return (bar * STEPS_PER_BAR + steps) * self.step + late
 
 
 def _notes(rows: list[tuple[float, float, float, float, float]]) -> Notes:
     if not rows:
         return Notes.empty()
-    a = np.asarray(rows, dtype=np.float64)
-    order = np.argsort(a[:, 0], kind="stable")
-    a = a[order]
-    return Notes(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
+    table = np.asarray(rows, dtype=np.float64)
+    order = np.argsort(table[:, 0], kind="stable")
+    table = table[order]
+    return Notes(table[:, 0], table[:, 1], table[:, 2], table[:, 3], table[:, 4])
 
 
 def scale_pitch(tonic: int, mode: str, degree: np.ndarray | int) -> np.ndarray:
     """MIDI pitch of scale degree(s) (0-based, may exceed 6 or be negative) above MIDI ``tonic``."""
-    sc = np.asarray(SCALES[mode])
-    d = np.asarray(degree)
-    return tonic + sc[d % 7] + 12 * (d // 7)
+    scale = np.asarray(SCALES[mode])
+    degrees = np.asarray(degree)
+    return tonic + scale[degrees % SCALE_DEGREES] + OCTAVE * (degrees // SCALE_DEGREES)
 
 
 # ----------------------------------------------------------------------------------------- drums
 def _bar_pattern(style: str, rng: np.random.Generator) -> dict[str, list[tuple[float, float]]]:
     """One bar of the style's groove: instrument -> [(step, velocity)]; a song draws it once."""
-    p: dict[str, list[tuple[float, float]]] = {}
+    pattern: dict[str, list[tuple[float, float]]] = {}
     if style in ("house", "techno", "trance"):
-        p["kick"] = [(s, 1.0) for s in (0, 4, 8, 12)]
+        pattern["kick"] = [(step, 1.0) for step in FOUR_ON_THE_FLOOR]
         if style == "house" or style == "trance" or rng.random() < 0.5:
-            p["clap"] = [(4, 0.9), (12, 0.9)]
+            pattern["clap"] = [(4, 0.9), (12, 0.9)]
         else:
-            p["perc"] = [(s, 0.6) for s in rng.choice([3, 6, 7, 10, 11, 14], size=3, replace=False)]
+            pattern["perc"] = [(step, 0.6) for step in rng.choice([3, 6, 7, 10, 11, 14], size=3, replace=False)]
         if style != "techno" or rng.random() < 0.7:
-            p["open_hat"] = [(s, 0.7) for s in (2, 6, 10, 14)]
+            pattern["open_hat"] = [(step, 0.7) for step in OFFBEATS]
         if style != "house" or rng.random() < 0.6:
-            acc = rng.uniform(0.25, 0.5)
-            p["hat"] = [(s, 0.55 if s % 4 == 2 else acc) for s in range(16)]
+            accent = rng.uniform(0.25, 0.5)  # velocity of the 16ths that are not off-beats
+            pattern["hat"] = [(step, 0.55 if step % 4 == 2 else accent) for step in range(STEPS_PER_BAR)]
         if style == "house":
-            p["perc"] = [(s, rng.uniform(0.4, 0.8)) for s in rng.choice([3, 7, 10, 11, 14, 15], size=3, replace=False)]
+            pattern["perc"] = [(step, rng.uniform(0.4, 0.8))
+                               for step in rng.choice([3, 7, 10, 11, 14, 15], size=3, replace=False)]
         if style == "techno" and rng.random() < 0.6:  # 3-step polyrhythmic loop against the 4/4 kick
-            off = int(rng.integers(0, 3))
-            p["perc"] = p.get("perc", []) + [(s, 0.5) for s in range(off, 16, 3)]
+            offset = int(rng.integers(0, 3))
+            pattern["perc"] = pattern.get("perc", []) + [(step, 0.5) for step in range(offset, STEPS_PER_BAR, 3)]
     elif style == "breakbeat":
-        variants = [
+        variants = [  # (kick steps, snare steps)
             ([0, 10], [4, 12]), ([0, 10, 11], [4, 12]), ([0, 2, 10], [4, 12]),
             ([0, 6, 10], [4, 12]), ([0, 2, 10, 11], [4, 7, 9, 12, 15]),
         ]
-        k, s = variants[int(rng.integers(len(variants)))]
-        p["kick"] = [(x, 1.0) for x in k]
-        p["snare"] = [(x, 1.0 if x in (4, 12) else 0.45) for x in s]
+        kick_steps, snare_steps = variants[int(rng.integers(len(variants)))]
+        pattern["kick"] = [(step, 1.0) for step in kick_steps]
+        pattern["snare"] = [(step, 1.0 if step in (4, 12) else 0.45) for step in snare_steps]
         ghosts = rng.choice([3, 7, 9, 14, 15], size=int(rng.integers(0, 3)), replace=False)
-        p["snare"] += [(float(g), rng.uniform(0.15, 0.3)) for g in ghosts if g not in s]
-        p["hat"] = [(x, 0.6 if x % 4 == 0 else 0.4) for x in range(0, 16, 2 if rng.random() < 0.6 else 1)]
+        pattern["snare"] += [(float(ghost), rng.uniform(0.15, 0.3)) for ghost in ghosts if ghost not in snare_steps]
+        hat_division = 2 if rng.random() < 0.6 else 1  # 8th or 16th hats
+        pattern["hat"] = [(step, 0.6 if step % 4 == 0 else 0.4) for step in range(0, STEPS_PER_BAR, hat_division)]
         if rng.random() < 0.4:
-            p["open_hat"] = [(14, 0.5)]
+            pattern["open_hat"] = [(14, 0.5)]
     elif style == "halftime":
         kicks = [[0], [0, 3], [0, 10], [0, 6, 14], [0, 11]][int(rng.integers(5))]
-        p["kick"] = [(x, 1.0) for x in kicks]
-        p["snare"] = [(8, 1.0)]
+        pattern["kick"] = [(step, 1.0) for step in kicks]
+        pattern["snare"] = [(8, 1.0)]
         if rng.random() < 0.5:
-            p["clap"] = [(8, 0.8)]
+            pattern["clap"] = [(8, 0.8)]
         if rng.random() < 0.5:  # triplet-feel hats: 12 per bar, off the 16th grid
-            p["hat"] = [(x * 16 / 12, 0.5 if x % 3 == 0 else 0.3) for x in range(12)]
+            pattern["hat"] = [(hit * STEPS_PER_BAR / 12, 0.5 if hit % 3 == 0 else 0.3) for hit in range(12)]
         else:
-            p["hat"] = [(x, 0.5 if x % 4 == 0 else 0.35) for x in range(0, 16, 2)]
-        p["perc"] = [(float(x), 0.5) for x in rng.choice([5, 7, 13, 15], size=int(rng.integers(0, 3)), replace=False)]
+            pattern["hat"] = [(step, 0.5 if step % 4 == 0 else 0.35) for step in range(0, STEPS_PER_BAR, 2)]
+        pattern["perc"] = [(float(step), 0.5)
+                           for step in rng.choice([5, 7, 13, 15], size=int(rng.integers(0, 3)), replace=False)]
     elif style == "trap":
         kicks = [[0, 7, 10], [0, 3, 11], [0, 6, 10, 13], [0, 10], [0, 3, 6, 11]][int(rng.integers(5))]
-        p["kick"] = [(x, 1.0) for x in kicks]
-        p["clap"] = [(8, 1.0)]
-        p["snare"] = [(8, 0.7)]
-        div = 1 if rng.random() < 0.6 else 2
-        hats = [(float(x), 0.5 if x % 4 == 0 else 0.35) for x in range(0, 16, div)]
+        pattern["kick"] = [(step, 1.0) for step in kicks]
+        pattern["clap"] = [(8, 1.0)]
+        pattern["snare"] = [(8, 0.7)]
+        hat_division = 1 if rng.random() < 0.6 else 2  # 16th or 8th hats
+        hats = [(float(step), 0.5 if step % 4 == 0 else 0.35) for step in range(0, STEPS_PER_BAR, hat_division)]
         # hat rolls: some beats are split into 32nds or 16th triplets (the trap signature)
         for beat in rng.choice(4, size=int(rng.integers(1, 3)), replace=False):
-            sub = 3 if rng.random() < 0.5 else 2
-            n = 8 if sub == 2 else 6
-            hats = [h for h in hats if not (4 * beat <= h[0] < 4 * beat + 4)]
-            hats += [(4 * beat + i * 4.0 / n, 0.3 + 0.3 * i / n) for i in range(n)]
-        p["hat"] = hats
+            subdivision = 3 if rng.random() < 0.5 else 2  # 3: 16th triplets, 2: 32nds
+            roll_hits = 8 if subdivision == 2 else 6  # hits in the beat
+            beat_start = STEPS_PER_BEAT * beat
+            hats = [hat for hat in hats if not (beat_start <= hat[0] < beat_start + STEPS_PER_BEAT)]
+            hats += [(beat_start + i * STEPS_PER_BEAT / roll_hits, 0.3 + 0.3 * i / roll_hits) for i in range(roll_hits)]
+        pattern["hat"] = hats
         if rng.random() < 0.5:
-            p["open_hat"] = [(14.0, 0.5)]
+            pattern["open_hat"] = [(14.0, 0.5)]
     else:
         raise ValueError(f"unknown drum style {style!r}")
-    return p
+    return pattern
 
 
 def drum_hits(style: str, grid: Grid, rng: np.random.Generator, *, fills: float):
@@ -151,121 +178,155 @@ def drum_hits(style: str, grid: Grid, rng: np.random.Generator, *, fills: float)
     Returns ``(hits, kick_steps)``: instrument -> (onset seconds ``(hits,)``, velocity ``(hits,)``),
     and the sorted 16th steps of the kick in one bar of the groove (bass lines lock to them).
     """
-    base = _bar_pattern(style, rng)
-    out: dict[str, list[tuple[float, float]]] = {k: [] for k in ("kick", "snare", "clap", "hat", "open_hat", "perc", "tom", "crash")}
-    for bar, sec in enumerate(grid.sections):
-        prev = grid.sections[bar - 1] if bar else sec
-        bar_p = {k: list(v) for k, v in base.items()}
-        if sec == "breakdown":
-            bar_p = {k: v for k, v in bar_p.items() if k in ("hat", "perc")} if rng.random() < 0.5 else {}
-        elif sec == "groove":
-            bar_p.pop("open_hat", None) if rng.random() < 0.5 else bar_p.pop("perc", None)
-        elif sec == "build":
-            pos = bar % 8
-            div = [4, 4, 2, 2, 1, 1, 0.5, 0.5][pos]
-            bar_p = {"kick": bar_p.get("kick", [])[:1] if pos < 4 else [(s, 1.0) for s in (0, 4, 8, 12)],
-                     "snare": [(s, 0.3 + 0.7 * (pos * 16 + s) / 128) for s in np.arange(0, 16, div)]}
-        if sec in ("full", "groove") and prev in ("breakdown", "build"):
-            bar_p["crash"] = [(0, 0.8)]
-        if sec in ("full", "groove") and bar % 4 == 3 and rng.random() < fills:
+    groove = _bar_pattern(style, rng)
+    written: dict[str, list[tuple[float, float]]] = {instrument: [] for instrument in DRUM_INSTRUMENTS}
+    for bar, section in enumerate(grid.sections):
+        previous = grid.sections[bar - 1] if bar else section
+        bar_pattern = {instrument: list(hits) for instrument, hits in groove.items()}
+        if section == "breakdown":
+            if rng.random() < 0.5:
+                bar_pattern = {instrument: hits for instrument, hits in bar_pattern.items()
+                               if instrument in ("hat", "perc")}
+            else:
+                bar_pattern = {}
+        elif section == "groove":
+            if rng.random() < 0.5:
+                bar_pattern.pop("open_hat", None)
+            else:
+                bar_pattern.pop("perc", None)
+        elif section == "build":
+            # a snare roll that speeds up and swells; the kick joins on every beat halfway through
+            build_bar = bar % len(_BUILD_ROLL_SPACING)
+            spacing = _BUILD_ROLL_SPACING[build_bar]
+            build_steps = len(_BUILD_ROLL_SPACING) * STEPS_PER_BAR
+            bar_pattern = {
+                "kick": (bar_pattern.get("kick", [])[:1] if build_bar < len(_BUILD_ROLL_SPACING) // 2
+                         else [(step, 1.0) for step in FOUR_ON_THE_FLOOR]),
+                "snare": [(step, 0.3 + 0.7 * (build_bar * STEPS_PER_BAR + step) / build_steps)
+                          for step in np.arange(0, STEPS_PER_BAR, spacing)],
+            }
+        if section in ("full", "groove") and previous in ("breakdown", "build"):
+            bar_pattern["crash"] = [(0, 0.8)]
+        if section in ("full", "groove") and bar % BARS_PER_PHRASE == BARS_PER_PHRASE - 1 and rng.random() < fills:
             drum = "snare" if rng.random() < 0.6 else "tom"
-            bar_p = {k: [h for h in v if h[0] < 12] for k, v in bar_p.items()}
-            bar_p[drum] = bar_p.get(drum, []) + [(s, rng.uniform(0.5, 1.0)) for s in np.arange(12, 16, rng.choice([0.5, 1.0]))]
-        for inst, hits in bar_p.items():
-            for s, v in hits:
-                out[inst].append((float(grid.time(bar, s)), v))
-    res = {}
-    for inst, hits in out.items():
+            bar_pattern = {instrument: [hit for hit in hits if hit[0] < _FILL_START]
+                           for instrument, hits in bar_pattern.items()}
+            bar_pattern[drum] = bar_pattern.get(drum, []) + [
+                (step, rng.uniform(0.5, 1.0)) for step in np.arange(_FILL_START, STEPS_PER_BAR, rng.choice([0.5, 1.0]))]
+        for instrument, hits in bar_pattern.items():
+            for step, velocity in hits:
+                written[instrument].append((float(grid.time(bar, step)), velocity))
+    played = {}
+    for instrument, hits in written.items():
         if hits:
-            a = np.asarray(hits)
-            t = a[:, 0] + rng.normal(0.0, 0.004, len(a))  # a few ms of human timing
-            v = np.clip(a[:, 1] * rng.uniform(0.85, 1.0, len(a)), 0.05, 1.0)
-            res[inst] = (np.maximum(t, 0.0), v)
+            table = np.asarray(hits)
+            onsets = table[:, 0] + rng.normal(0.0, _TIMING_JITTER_S, len(table))  # a few ms of human timing
+            velocities = np.clip(table[:, 1] * rng.uniform(*_VELOCITY_JITTER, len(table)), *_VELOCITY_RANGE)
+            played[instrument] = (np.maximum(onsets, 0.0), velocities)
         else:
-            res[inst] = (np.zeros(0), np.zeros(0))
-    return res, sorted(float(s) for s, _ in base.get("kick", [(0, 1.0)]))
+            played[instrument] = (np.zeros(0), np.zeros(0))
+    return played, sorted(float(step) for step, _ in groove.get("kick", [(0, 1.0)]))
 
 
 # ------------------------------------------------------------------------------------- harmony
 def chord_roots(genre_progressions, chord_bars: int, n_bars: int, rng: np.random.Generator) -> np.ndarray:
     """Scale-degree root of the chord sounding in each bar, shape ``(n_bars,)``."""
-    prog = genre_progressions[int(rng.integers(len(genre_progressions)))]
-    return np.asarray([prog[(b // chord_bars) % len(prog)] for b in range(n_bars)])
+    progression = genre_progressions[int(rng.integers(len(genre_progressions)))]
+    return np.asarray([progression[(bar // chord_bars) % len(progression)] for bar in range(n_bars)])
 
 
 def bass_notes(style: str, grid: Grid, roots: np.ndarray, tonic: int, mode: str,
                kick_steps: list[float], rng: np.random.Generator) -> Notes:
     """Bass line in the style's rhythm: notes on the chord root (octaves, fifths, passing tones)."""
-    st = grid.step
+    step_s = grid.step
     rows = []
-    pattern = None
+    syncopated_steps = None
     if style == "syncopated":
-        pattern = sorted(rng.choice([0, 2, 3, 6, 7, 10, 11, 14, 15], size=int(rng.integers(4, 7)), replace=False))
+        syncopated_steps = sorted(rng.choice([0, 2, 3, 6, 7, 10, 11, 14, 15], size=int(rng.integers(4, 7)),
+                                             replace=False))
     if style in ("acid", "wobble"):
-        acid = [(s, int(rng.integers(1, 3)), int(rng.choice([0, 0, 0, 7, 12, -2, 3])), int(rng.random() < 0.3))
-                for s in range(16) if rng.random() < 0.65]
-        wob = []
-        s = 0
-        while s < 16:
-            ln = int(rng.choice([2, 4, 4, 6, 8]))
-            wob.append((s, min(ln, 16 - s), int(rng.choice([0, 0, 1, 7, 12, -5])), float(rng.choice([1, 2, 3, 4, 6]))))
-            s += ln + int(rng.choice([0, 0, 1, 2]))
-    for bar, sec in enumerate(grid.sections):
-        if sec in ("breakdown", "build"):
+        # both riffs are drawn (in this order) for either style, so the generator advances alike
+        # acid riff: (step, length in steps, interval in semitones, slide flag)
+        acid_riff = [(step, int(rng.integers(1, 3)), int(rng.choice([0, 0, 0, 7, 12, -2, 3])), int(rng.random() < 0.3))
+                     for step in range(STEPS_PER_BAR) if rng.random() < 0.65]
+        # wobble riff: (step, length in steps, interval in semitones, LFO cycles per beat)
+        wobble_riff = []
+        step = 0
+        while step < STEPS_PER_BAR:
+            length = int(rng.choice([2, 4, 4, 6, 8]))
+            wobble_riff.append((step, min(length, STEPS_PER_BAR - step), int(rng.choice([0, 0, 1, 7, 12, -5])),
+                                float(rng.choice([1, 2, 3, 4, 6]))))
+            step += length + int(rng.choice([0, 0, 1, 2]))
+    for bar, section in enumerate(grid.sections):
+        if section in ("breakdown", "build"):
             continue
         root = float(scale_pitch(tonic, mode, roots[bar]))
         if style == "offbeat":
-            rows += [(grid.time(bar, s), 1.5 * st, root + (12 if (s == 14 and rng.random() < 0.3) else 0), 0.9, 0) for s in (2, 6, 10, 14)]
+            # the bar's last off-beat sometimes jumps an octave
+            rows += [(grid.time(bar, step), 1.5 * step_s, root + (12 if (step == 14 and rng.random() < 0.3) else 0),
+                      0.9, 0) for step in OFFBEATS]
         elif style == "syncopated":
-            rows += [(grid.time(bar, s), st * rng.choice([1, 2]), root + rng.choice([0, 0, 12, 7, 10]), 0.85, 0) for s in pattern]
+            rows += [(grid.time(bar, step), step_s * rng.choice([1, 2]), root + rng.choice([0, 0, 12, 7, 10]), 0.85, 0)
+                     for step in syncopated_steps]
         elif style in ("rumble", "rolling"):
-            steps = [s for s in range(16) if s not in kick_steps] if style == "rolling" else [2, 3, 6, 7, 10, 11, 14, 15]
-            rows += [(grid.time(bar, s), 0.9 * st, root, 0.7 + 0.3 * (s % 4 == 2), 0) for s in steps]
+            if style == "rolling":
+                steps = [step for step in range(STEPS_PER_BAR) if step not in kick_steps]
+            else:
+                steps = [2, 3, 6, 7, 10, 11, 14, 15]
+            rows += [(grid.time(bar, step), 0.9 * step_s, root, 0.7 + 0.3 * (step % 4 == 2), 0) for step in steps]
         elif style == "acid":
-            rows += [(grid.time(bar, s), ln * st, root + iv, 0.6 + 0.4 * sl, sl) for s, ln, iv, sl in acid]
+            rows += [(grid.time(bar, step), length * step_s, root + interval, 0.6 + 0.4 * slide, slide)
+                     for step, length, interval, slide in acid_riff]
         elif style == "reese":
-            rows += [(grid.time(bar, 0), 8 * st, root, 0.9, 0), (grid.time(bar, 8), 8 * st, root + rng.choice([0, 0, 3, -2]), 0.9, 0)]
+            rows += [(grid.time(bar, 0), 8 * step_s, root, 0.9, 0),
+                     (grid.time(bar, 8), 8 * step_s, root + rng.choice([0, 0, 3, -2]), 0.9, 0)]
         elif style in ("sub", "808"):
-            ks = sorted(kick_steps) or [0.0]
-            for i, s in enumerate(ks):
-                nxt = ks[i + 1] if i + 1 < len(ks) else 16
-                iv = 0 if i == 0 else int(rng.choice([0, 0, 12, 7, -2, 3]))
-                slide = int(style == "808" and iv != 0 and rng.random() < 0.5)
-                rows.append((grid.time(bar, s), (nxt - s) * st * (0.95 if style == "sub" else 1.0), root + iv, 1.0, slide))
+            # one note per kick, held until the next kick
+            kicks = sorted(kick_steps) or [0.0]
+            for i, step in enumerate(kicks):
+                next_kick = kicks[i + 1] if i + 1 < len(kicks) else STEPS_PER_BAR
+                interval = 0 if i == 0 else int(rng.choice([0, 0, 12, 7, -2, 3]))
+                slide = int(style == "808" and interval != 0 and rng.random() < 0.5)
+                rows.append((grid.time(bar, step), (next_kick - step) * step_s * (0.95 if style == "sub" else 1.0),
+                             root + interval, 1.0, slide))
         elif style == "wobble":
-            rows += [(grid.time(bar, s), ln * st, root + iv, 1.0, rate * grid.tempo / 60.0) for s, ln, iv, rate in wob]
+            rows += [(grid.time(bar, step), length * step_s, root + interval, 1.0, rate * grid.tempo / 60.0)
+                     for step, length, interval, rate in wobble_riff]
         else:
             raise ValueError(f"unknown bass style {style!r}")
-    return _notes([(float(a), float(b), float(c), float(d), float(e)) for a, b, c, d, e in rows])
+    return _notes([(float(onset), float(length), float(pitch), float(velocity), float(mod))
+                   for onset, length, pitch, velocity, mod in rows])
 
 
 def chord_notes(style: str, grid: Grid, roots: np.ndarray, tonic: int, mode: str, rng: np.random.Generator) -> Notes:
     """Chords of the harmony instrument, one row per chord tone (polyphony = several rows per onset)."""
     if style == "none":
         return Notes.empty()
-    st = grid.step
+    step_s = grid.step
     seventh = style in ("organ_stabs", "piano_stabs", "dub_stabs") or rng.random() < 0.3
+    # (step, length in steps) of the chords in a bar; every style's rhythm is drawn, in this order
     rhythm = {
-        "organ_stabs": [(s, 1.5) for s in ([2, 6, 10, 14] if rng.random() < 0.5 else [0, 3, 6, 10, 12])],
-        "piano_stabs": [(s, 2.0) for s in ([0, 3, 6, 10] if rng.random() < 0.5 else [2, 6, 10, 14])],
+        "organ_stabs": [(step, 1.5) for step in ([2, 6, 10, 14] if rng.random() < 0.5 else [0, 3, 6, 10, 12])],
+        "piano_stabs": [(step, 2.0) for step in ([0, 3, 6, 10] if rng.random() < 0.5 else [2, 6, 10, 14])],
         "dub_stabs": [(float(rng.choice([2, 3, 6])), 2.0)],
         "brass_stabs": [(0, 3.0), (6, 2.0)] if rng.random() < 0.5 else [(0, 6.0)],
-        "bell_chords": [(s, 2.0) for s in (0, 3, 6, 10)],
-        "supersaw": [(s, 1.6) for s in range(0, 16, 2)] if rng.random() < 0.5 else [(0, 16.0)],
+        "bell_chords": [(step, 2.0) for step in (0, 3, 6, 10)],
+        "supersaw": [(step, 1.6) for step in range(0, 16, 2)] if rng.random() < 0.5 else [(0, 16.0)],
         "pad": [(0, 16.0)], "drone": [(0, 16.0)],
     }[style]
+    chord_tonic = tonic + _CHORD_REGISTER
     rows = []
-    for bar, sec in enumerate(grid.sections):
-        deg = roots[bar]
-        tones = [deg, deg + 2, deg + 4] + ([deg + 6] if seventh else [])
+    for bar, section in enumerate(grid.sections):
+        degree = roots[bar]
+        tones = [degree, degree + 2, degree + 4] + ([degree + 6] if seventh else [])  # triad (+ 7th)
         if style == "drone":
-            tones = [0, 4]
-        pitches = scale_pitch(tonic + 24, mode, np.asarray(tones))
-        pitches = np.where(pitches > tonic + 24 + 14, pitches - 12, pitches)  # keep voicings close
-        rh = [(0, 16.0)] if sec == "breakdown" and style != "drone" else rhythm
-        for s, ln in rh:
-            for p in pitches:
-                rows.append((float(grid.time(bar, s)), ln * st, float(p), 0.8, 0.0))
+            tones = [0, 4]  # tonic and fifth whatever the chord
+        pitches = scale_pitch(chord_tonic, mode, np.asarray(tones))
+        pitches = np.where(pitches > chord_tonic + _VOICING_SPAN, pitches - OCTAVE, pitches)  # keep voicings close
+        bar_rhythm = [(0, 16.0)] if section == "breakdown" and style != "drone" else rhythm  # breakdowns hold
+        for step, length in bar_rhythm:
+            for pitch in pitches:
+                rows.append((float(grid.time(bar, step)), length * step_s, float(pitch), 0.8, 0.0))
     return _notes(rows)
 
 
@@ -273,61 +334,69 @@ def lead_notes(style: str, grid: Grid, roots: np.ndarray, tonic: int, mode: str,
     """Lead line: a 1- or 2-bar motif repeated over the chords (arps follow the chord tones)."""
     if style == "none":
         return Notes.empty()
-    st = grid.step
-    base = tonic + (48 if style == "bell" else 36)
+    step_s = grid.step
+    lead_tonic = tonic + (_BELL_REGISTER if style == "bell" else _LEAD_REGISTER)
     motif_bars = int(rng.choice([1, 2]))
+    # motif: (step from the motif's start, length in steps, scale degree, slide flag)
     if style == "arp":
         shape = [[0, 2, 4, 7], [0, 4, 2, 4, 7, 4], [7, 4, 2, 0]][int(rng.integers(3))]
-        motif = [(s, 0.9, shape[s % len(shape)], 0) for s in range(16 * motif_bars)]
+        motif = [(step, 0.9, shape[step % len(shape)], 0) for step in range(STEPS_PER_BAR * motif_bars)]
     else:
-        dens = {"pluck": 0.55, "supersaw_lead": 0.35, "acid": 0.7, "square": 0.3, "bell": 0.45}[style]
+        density = _LEAD_DENSITY[style]
         motif = []
-        deg = int(rng.integers(0, 5))
-        s = 0
-        while s < 16 * motif_bars:
-            ln = int(rng.choice([1, 2, 2, 3, 4] if style != "supersaw_lead" else [2, 3, 4, 6]))
-            if rng.random() < dens or s == 0:
-                deg = int(np.clip(deg + rng.choice([-2, -1, 1, 2, 0, 3]), -2, 9))
-                motif.append((s, ln, deg, int(rng.random() < 0.3)))
-            s += ln
+        degree = int(rng.integers(0, 5))
+        step = 0
+        while step < STEPS_PER_BAR * motif_bars:
+            length = int(rng.choice([1, 2, 2, 3, 4] if style != "supersaw_lead" else [2, 3, 4, 6]))
+            if rng.random() < density or step == 0:
+                degree = int(np.clip(degree + rng.choice([-2, -1, 1, 2, 0, 3]), -2, 9))
+                motif.append((step, length, degree, int(rng.random() < 0.3)))
+            step += length
     rows = []
-    for bar, sec in enumerate(grid.sections):
-        if sec == "groove" or (sec == "build" and rng.random() < 0.5):
+    for bar, section in enumerate(grid.sections):
+        if section == "groove" or (section == "build" and rng.random() < 0.5):
             continue
-        for s, ln, deg, sl in motif:
-            if (bar % motif_bars) * 16 <= s < (bar % motif_bars + 1) * 16:
-                d = deg + (roots[bar] if style == "arp" else 0)
-                rows.append((float(grid.time(bar, s % 16)), ln * st * 0.9, float(scale_pitch(base, mode, d)), 0.8, float(sl)))
+        motif_bar = bar % motif_bars
+        for step, length, degree, slide in motif:
+            if motif_bar * STEPS_PER_BAR <= step < (motif_bar + 1) * STEPS_PER_BAR:
+                pitch_degree = degree + (roots[bar] if style == "arp" else 0)
+                rows.append((float(grid.time(bar, step % STEPS_PER_BAR)), length * step_s * _LEAD_GATE,
+                             float(scale_pitch(lead_tonic, mode, pitch_degree)), 0.8, float(slide)))
     return _notes(rows)
 
 
 def vocal_notes(style: str, grid: Grid, roots: np.ndarray, tonic: int, mode: str, register: float,
                 rng: np.random.Generator) -> Notes:
     """Vocal melody (``mod`` = vowel index into :data:`VOWELS`): sung phrases with rests, or chops."""
-    st = grid.step
+    step_s = grid.step
     rows = []
     # the key's tonic in the octave nearest the singer's register
-    center = tonic + 12 * int(round((register - tonic) / 12.0))
+    # (int(): under NumPy 1.x, round() of a float64 register returns a float64)
+    center = tonic + OCTAVE * int(round((register - tonic) / OCTAVE))  # noqa: RUF046
     if style == "chop":
-        cell = [(s, float(rng.choice([1, 1, 2]))) for s in range(16) if rng.random() < 0.4] or [(0, 2.0)]
+        # one short rhythmic cell of a single syllable, repeated every bar
+        cell = ([(step, float(rng.choice([1, 1, 2]))) for step in range(STEPS_PER_BAR) if rng.random() < 0.4]
+                or [(0, 2.0)])
         vowel = int(rng.integers(len(VOWELS)))
-        degs = rng.integers(0, 5, size=len(cell))
-        for bar, sec in enumerate(grid.sections):
-            if sec == "build" and rng.random() < 0.5:
+        degrees = rng.integers(0, 5, size=len(cell))
+        for bar, section in enumerate(grid.sections):
+            if section == "build" and rng.random() < 0.5:
                 continue
-            for (s, ln), d in zip(cell, degs):
-                rows.append((float(grid.time(bar, s)), ln * st, float(scale_pitch(center, mode, d)), 0.8, vowel))
+            for (step, length), degree in zip(cell, degrees):
+                rows.append((float(grid.time(bar, step)), length * step_s, float(scale_pitch(center, mode, degree)),
+                             0.8, vowel))
         return _notes(rows)
-    deg = 0
-    for bar, sec in enumerate(grid.sections):
+    degree = 0
+    for bar, section in enumerate(grid.sections):
         if bar % 2 == 1 and rng.random() < 0.5:
             continue  # phrases breathe: many odd bars rest
-        s = float(rng.choice([0, 0, 2, 4]))
+        step = float(rng.choice([0, 0, 2, 4]))
         end = float(rng.choice([10, 12, 14, 16]))
-        while s < end:
-            ln = float(rng.choice([1, 2, 2, 3, 4, 6]))
-            deg = int(np.clip(deg + rng.choice([-2, -1, -1, 0, 1, 1, 2]), -3, 7))
-            rows.append((float(grid.time(bar, s)), min(ln, end - s) * st, float(scale_pitch(center, mode, deg)),
-                         float(rng.uniform(0.6, 1.0)), float(rng.integers(len(VOWELS)))))
-            s += ln
+        while step < end:
+            length = float(rng.choice([1, 2, 2, 3, 4, 6]))
+            degree = int(np.clip(degree + rng.choice([-2, -1, -1, 0, 1, 1, 2]), -3, 7))
+            rows.append((float(grid.time(bar, step)), min(length, end - step) * step_s,
+                         float(scale_pitch(center, mode, degree)), float(rng.uniform(0.6, 1.0)),
+                         float(rng.integers(len(VOWELS)))))
+            step += length
     return _notes(rows)
