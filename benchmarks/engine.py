@@ -19,22 +19,21 @@ import jax
 import numpy as np
 
 from jaxsep.config import TrainConfig
-from jaxsep.engine import default_unroll, device_data, run_trials, trial_keys
-from jaxsep.models import create_model, get_spec
-from jaxsep.splits import make_splits
-from jaxsep.toydata import toy_features
-from jaxsep.trainer import make_train_trial
+from jaxsep.features.toy import toy_features
+from jaxsep.nn.models import create_model, get_spec
+from jaxsep.training.engine import default_unroll, run_trials, stack_trials
+from jaxsep.training.splits import make_splits
+from jaxsep.training.trainer import make_train_trial, trial_data
 
 
 def python_loop(model_name, x, labels, splits, seeds, config, n_classes, unroll=1):
     """The baseline a user would write: one jitted per-trial trainer, called in a Python loop."""
     trial_fn = jax.jit(make_train_trial(create_model(model_name, n_classes, config), config, unroll=unroll))
-    data = jax.device_put(device_data(x, labels))
-    keys = trial_keys(seeds)
+    data = jax.device_put(trial_data(x, labels))
+    trials = stack_trials(seeds, splits)
 
     def trial(t):
-        return {"key": keys[t], "train": splits["train"][t], "test": splits["test"][t],
-                "validation": splits["validation"][t], "class_weights": splits["class_weights"][t]}
+        return jax.tree.map(lambda field: field[t], trials)
 
     start = time.perf_counter()
     compiled = trial_fn.lower(trial(0), data).compile()
@@ -58,9 +57,10 @@ def main():
     parser.add_argument("--filters", default="16,32")
     parser.add_argument("--model", default="stems3")
     parser.add_argument("--variants", default="loop:1,auto,vmap",
-                        help="comma list of NAME[:UNROLL]: loop (Python loop over the jitted per-trial trainer), "
-                             "auto, sequential, vmap, map (the engine); UNROLL 0 = fully unrolled scans, "
-                             "default = the engine's choice for the backend")
+                        help="comma list of NAME[:N]: loop (Python loop over the jitted per-trial trainer), "
+                             "auto, sequential, vmap, map, stepped (the engine); N is the scans' unroll "
+                             "(0 = fully unrolled; default: the engine's choice for the backend), for stepped "
+                             "the training steps per call")
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args()
 
@@ -79,14 +79,15 @@ def main():
 
     rows, reference = [], None
     for variant in args.variants.split(","):
-        name, _, unroll_text = variant.partition(":")
-        unroll = None if not unroll_text else (True if int(unroll_text) == 0 else int(unroll_text))
+        name, _, number = variant.partition(":")
+        unroll = None if not number or name == "stepped" else (True if int(number) == 0 else int(number))
+        steps_per_call = int(number) if number and name == "stepped" else None
         if name == "loop":
             history, compile_s, run_s = python_loop(args.model, x, features.labels, splits, seeds, config,
                                                     args.classes, default_unroll() if unroll is None else unroll)
         else:
             report = run_trials(args.model, x, features.labels, splits, seeds, config, n_classes=args.classes,
-                                strategy=name, devices=[device], unroll=unroll)
+                                strategy=name, devices=[device], unroll=unroll, steps_per_call=steps_per_call)
             history, compile_s, run_s = report.history, report.compile_seconds, report.run_seconds
         if reference is None:
             reference = history

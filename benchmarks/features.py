@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-
-from machine import cpu_name  # benchmarks/machine.py
 import soundfile as sf
+from machine import cpu_name  # benchmarks/machine.py
 
-from jaxsep.audio import match_channels, resample
+from jaxsep.audio.files import match_channels, resample
+from jaxsep.audio.segments import load_segment, resolve_start
 from jaxsep.constants import SAMPLE_RATE
-from jaxsep.melspec import log_mel
-from jaxsep.segments import load_segment, resolve_start
+from jaxsep.features.logmel import log_mel
 
 
 def make_songs(folder: Path, count: int) -> list[Path]:

@@ -18,7 +18,7 @@ fatal, and forced CPU devices can differ per point):
   the sharding overhead, not a speed-up; ``--real-devices`` uses the first N real devices instead.
 
 Generated data: unit noise with a class-dependent band in every map, float32, written straight into the
-model's channels (6,600 full-size clips of 3 maps are 4.6 GB; :func:`jaxsep.toydata.toy_features` would build
+model's channels (6,600 full-size clips of 3 maps are 4.6 GB; :func:`jaxsep.features.toy.toy_features` would build
 all six maps in float64 first).
 """
 
@@ -60,8 +60,8 @@ def worker(args) -> list[dict]:
     import jax
 
     from jaxsep.config import TrainConfig
-    from jaxsep.engine import run_trials
-    from jaxsep.splits import make_splits
+    from jaxsep.training.engine import run_trials
+    from jaxsep.training.splits import make_splits
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                          filters=tuple(int(f) for f in args.filters.split(",")))

@@ -4,13 +4,13 @@ Side by side in one process, the device named, milliseconds per call after compi
 ``--repeats`` rounds of ``--calls`` calls, rounds interleaved between variants so drift hits all alike):
 
 1. 2×2 max pool, forward + backward, at the paper's block-1 size: flax's ``nn.max_pool`` (``reduce_window``,
-   whose gradient is ``select_and_scatter``) against :func:`jaxsep.layers.max_pool_2x2`.
+   whose gradient is ``select_and_scatter``) against :func:`jaxsep.nn.layers.max_pool_2x2`.
 2. batch norm (masked) → ReLU → max pool, forward + backward, at the block-1 and block-2 sizes: flax's
-   layers in turn against :class:`jaxsep.layers.BatchNormReluPool`.
+   layers in turn against :class:`jaxsep.nn.layers.BatchNormReluPool`.
 3. the dropout mask at the dense layer's input: ``jax.random.bernoulli`` (32 random bits per element) against
-   :func:`jaxsep.layers.keep_mask` (16).
+   :func:`jaxsep.nn.layers.keep_mask` (16).
 4. one whole training step of the paper's model (``stems3``, batch 32) under three sets of XLA:CPU compiler
-   options: XLA's defaults, no YNNPACK fusion, YNNPACK for reductions only (:mod:`jaxsep.compiler`).
+   options: XLA's defaults, no YNNPACK fusion, YNNPACK for reductions only (:mod:`jaxsep.training.xla_options`).
 
     python benchmarks/step_parts.py                 # all four, the paper's size
     python benchmarks/step_parts.py --batch 8 --frames 116 --calls 2 --repeats 1   # a smoke run
@@ -24,7 +24,7 @@ lowering runs them:
    separate convolutions in one program;
 6. the fused batch norm → ReLU → pool block, forward + backward, vmapped over T;
 7. one whole training step of T trials: vmapped in one program (with XLA's conv weight gradient, and with
-   :func:`jaxsep.layers.conv2d_shifted_weight_grad`, the engine's), against T single-trial steps dispatched
+   :func:`jaxsep.nn.layers.conv2d_shifted_weight_grad`, the engine's), against T single-trial steps dispatched
    one after another (what the per-trial loop runs). ``--trace DIR`` records 3 steps of each vmapped
    program with ``jax.profiler`` and prints the device ops that took the most time.
 
@@ -41,13 +41,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from jaxsep.compiler import CPU_OPTIONS
-from jaxsep.config import TrainConfig
-from jaxsep.layers import BatchNormReluPool, conv2d_same, keep_mask, max_pool_2x2
-from jaxsep.models import build_network
-from jaxsep.trainer import make_trial_parts, song_statistics
 from machine import cpu_name  # benchmarks/machine.py
+
+from jaxsep.config import TrainConfig
+from jaxsep.nn.layers import BatchNormReluPool, conv2d_same, keep_mask, max_pool_2x2
+from jaxsep.nn.models import build_network
+from jaxsep.training.trainer import Trial, make_trial_parts, trial_data
+from jaxsep.training.xla_options import CPU_OPTIONS
 
 
 class FlaxBatchNormReluPool(nn.Module):
@@ -132,11 +132,10 @@ def _step_data(batch, mels, frames, channels=3):
     rng = np.random.default_rng(0)
     songs = max(batch + 13, 66)
     x = rng.standard_normal((songs, mels, frames, channels)).astype(np.float16)
-    data = {"x": jnp.asarray(x), "y": jnp.asarray(rng.integers(0, 6, songs), jnp.int32),
-            "song_stats": song_statistics(x)}
-    trial = {"key": jax.random.key(0), "train": jnp.arange(batch, dtype=jnp.int32),
-             "test": jnp.arange(batch, songs, dtype=jnp.int32), "validation": jnp.zeros(0, jnp.int32),
-             "class_weights": jnp.ones(6)}
+    data = trial_data(x, rng.integers(0, 6, songs))
+    trial = Trial(key=jax.random.key(0), train=jnp.arange(batch, dtype=jnp.int32),
+                  test=jnp.arange(batch, songs, dtype=jnp.int32), validation=jnp.zeros(0, jnp.int32),
+                  class_weights=jnp.ones(6))
     return data, trial
 
 
@@ -154,7 +153,7 @@ def step_rows(batch, mels, frames, calls, repeats):
     functions, args = {}, {}
     for name, options in option_sets.items():
         functions[name] = jax.jit(parts.train_step, compiler_options=options)
-        args[name] = (carry, scale, data, trial["class_weights"], trial["train"], jnp.ones(batch), keys[0])
+        args[name] = (carry, scale, data, trial.class_weights, trial.train, jnp.ones(batch), keys[0])
     times = timed(functions, args, calls, repeats)
     shape = [batch, mels, frames, 3]
     return [{"part": "training step", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
@@ -208,10 +207,10 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
     parts = make_trial_parts(build_network(False, 6, config), config)
     shifted = make_trial_parts(build_network(False, 6, config, shifted_weight_grad=True), config)
     data, one = _step_data(batch, mels, frames)
-    trial = {k: jnp.stack([v] * trials) for k, v in one.items() if k != "key"}
-    trial["key"] = jax.random.split(jax.random.key(0), trials)
+    stacked = {name: jnp.stack([value] * trials) for name, value in one._asdict().items() if name != "key"}
+    trial = Trial(key=jax.random.split(jax.random.key(0), trials), **stacked)
     carry, scale, keys = jax.jit(jax.vmap(parts.start, in_axes=(0, None)))(trial, data)
-    vmapped_args = (carry, scale, data, trial["class_weights"], trial["train"], jnp.ones((trials, batch)),
+    vmapped_args = (carry, scale, data, trial.class_weights, trial.train, jnp.ones((trials, batch)),
                     keys[:, 0])
     vmapped = jax.jit(jax.vmap(parts.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
     vmapped_shifted = jax.jit(jax.vmap(shifted.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
@@ -220,7 +219,7 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
 
     def loop(*_):
         # As a per-trial loop runs it: each call also takes its trial's rows out of the stacked arrays.
-        return [single(c, s, data, trial["class_weights"][t], trial["train"][t], jnp.ones(batch), keys[t, 0])
+        return [single(c, s, data, trial.class_weights[t], trial.train[t], jnp.ones(batch), keys[t, 0])
                 for t, (c, s) in enumerate(per_trial)]
 
     functions = {"vmap over trials, one program": vmapped,

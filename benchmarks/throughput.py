@@ -6,7 +6,7 @@
 
 Variants (``--variants``, comma list):
 
-* ``engine`` — :func:`jaxsep.engine.run_trials` with ``strategy="auto"``; ``engine-vmap`` / ``engine-map`` /
+* ``engine`` — :func:`jaxsep.training.engine.run_trials` with ``strategy="auto"``; ``engine-vmap`` / ``engine-map`` /
   ``engine-sequential`` / ``engine-stepped`` force a lowering;
 * ``jax-loop`` — a Python loop over trials of the same jitted per-trial trainer with rolled ``lax.scan`` s
   (``benchmarks/engine.py``'s ``python_loop``: what a JAX user writes); ``jax-loop-unrolled`` unrolls them;
@@ -14,8 +14,8 @@ Variants (``--variants``, comma list):
 * ``torch-func`` — :func:`torch_reference.run_ensemble`, all trials as one ``torch.func`` vmapped ensemble.
 
 Every variant runs in its OWN subprocess (``--worker``): JAX and PyTorch in one process can clash on a GPU, and
-a process's peak memory is then that variant's. Same data (``jaxsep.toydata``), same splits
-(``jaxsep.splits.make_splits``), same seeds. Times are wall seconds of the training runs after compilation
+a process's peak memory is then that variant's. Same data (``jaxsep.features.toy``), same splits
+(``jaxsep.training.splits.make_splits``), same seeds. Times are wall seconds of the training runs after compilation
 (JAX) or after a one-epoch warm-up (PyTorch), which are reported apart. Slow peers may run fewer trials
 (``--peer-trials``); their time for ``--trials`` trials is then extrapolated linearly and marked ``*``.
 
@@ -42,7 +42,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from machine import cpu_name  # benchmarks/machine.py
 
 HERE = Path(__file__).resolve().parent
@@ -51,7 +50,7 @@ ROOT = HERE.parent
 JAX_VARIANTS = ("engine", "engine-vmap", "engine-map", "engine-sequential", "engine-stepped", "jax-loop",
                 "jax-loop-unrolled")
 TORCH_VARIANTS = ("torch-eager", "torch-func")
-#: Input maps and conv kind of each model, as in jaxsep.models.MODELS (tests/test_benchmarks.py checks it);
+#: Input maps and conv kind of each model, as in jaxsep.nn.models.MODELS (tests/test_benchmarks.py checks it);
 #: repeated here so the orchestrator and the PyTorch worker need not import JAX.
 MODEL_MAPS = {"full": ("mix",), "novox": ("novox",), "stems3": ("bass", "drums", "other"),
               "stems3_dw": ("bass", "drums", "other")}
@@ -113,8 +112,8 @@ def _peak_rss_bytes() -> int:
 
 def make_data(args):
     """The generated feature set (all six maps) and the stacked splits of ``args.trials`` seeds."""
-    from jaxsep.splits import make_splits
-    from jaxsep.toydata import toy_features
+    from jaxsep.features.toy import toy_features
+    from jaxsep.training.splits import make_splits
 
     counts = np.full(args.classes, args.songs // args.classes)
     counts[: args.songs % args.classes] += 1
@@ -152,7 +151,7 @@ def jax_worker(args) -> dict:
     sys.path.insert(0, str(HERE))
     from engine import python_loop  # benchmarks/engine.py
 
-    from jaxsep.engine import run_trials
+    from jaxsep.training.engine import run_trials
 
     features, seeds, splits, config = _worker_inputs(args)
     n_run = args.run_trials

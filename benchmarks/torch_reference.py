@@ -1,11 +1,11 @@
 """The paper's protocol in PyTorch, mirroring jaxsep's models and trainer, as the peer the engine must beat.
 
-Same architecture as :mod:`jaxsep.models` (two blocks conv without bias → batch norm → ReLU → 2×2 max pool,
+Same architecture as :mod:`jaxsep.nn.models` (two blocks conv without bias → batch norm → ReLU → 2×2 max pool,
 optional depthwise-separable conv, dropout 0.5, dense to the classes), same protocol as
-:mod:`jaxsep.trainer` (per-map standardization with training-split statistics, class-weighted cross-entropy
+:mod:`jaxsep.training.trainer` (per-map standardization with training-split statistics, class-weighted cross-entropy
 averaged over the batch's rows, L1 + L2 penalty on every kernel, Adam, the last smaller batch trained on,
 per-epoch test loss with penalty / accuracy / macro-F1, the epoch of minimum test loss reported), and the
-same splits (the caller passes :func:`jaxsep.splits.make_splits`' arrays). Inits follow flax's
+same splits (the caller passes :func:`jaxsep.training.splits.make_splits`' arrays). Inits follow flax's
 (``lecun_normal``: truncated normal, fan-in); the random streams differ, so trial ``t`` matches jaxsep's
 trial ``t`` in distribution, not number for number.
 
@@ -51,7 +51,7 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.separable = separable
         if separable:
-            # One k×k filter per input channel, then a 1×1 mix: jaxsep.layers.SeparableConv.
+            # One k×k filter per input channel, then a 1×1 mix: jaxsep.nn.layers.SeparableConv.
             self.depthwise = nn.Conv2d(c_in, c_in, kernel_size, padding="same", groups=c_in, bias=False)
             self.pointwise = nn.Conv2d(c_in, features, 1, bias=False)
             _lecun_normal_(self.depthwise.weight, kernel_size * kernel_size)
@@ -225,7 +225,7 @@ def run_eager(x_np, labels, splits, seeds, config, *, separable, n_classes, devi
     Args:
       x_np: the model's maps, shape ``(songs, mel, time, C)``.
       labels: ``(songs,)`` ints.
-      splits: :func:`jaxsep.splits.make_splits` arrays (leading ``(trials,)`` axis); validation is not used.
+      splits: :func:`jaxsep.training.splits.make_splits` arrays (leading ``(trials,)`` axis); validation is not used.
       seeds: ``(trials,)`` per-trial seeds.
 
     Returns:

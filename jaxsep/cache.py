@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+from .atomic import atomic_path
 
 #: Bumped when the front end's output changes for the same inputs, so old entries stop matching.
 CACHE_VERSION = 1
@@ -84,15 +85,8 @@ class Cache:
     def save(self, kind: str, key: str, arrays: Mapping[str, np.ndarray]) -> Path:
         """Stores ``arrays`` under ``(kind, key)`` atomically (temporary file, then rename); returns the path."""
         path = self.path(kind, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **{name: np.asarray(value) for name, value in arrays.items()})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path, suffix=".tmp.npz") as temporary, temporary.open("wb") as stream:
+            np.savez(stream, **{name: np.asarray(value) for name, value in arrays.items()})
         return path
 
     def entries(self, kind: str) -> list[Path]:

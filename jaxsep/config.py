@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from .errors import ConfigError
 
 SELECT_ON = ("test", "validation")
+#: ``--strategy`` values: "auto" or one of the engine's lowerings (:data:`jaxsep.training.engine.LOWERINGS`).
+STRATEGIES = ("auto", "stepped", "sequential", "vmap", "map")
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,12 @@ class RunConfig:
     """Which models, how many trials, and how the engine runs them.
 
     Attributes:
-      models: model names from :data:`jaxsep.models.MODELS`.
+      models: model names from :data:`jaxsep.nn.models.MODELS`.
       trials: independent train/test splits (paper: 50).
       seed: trial ``t`` uses seed ``seed + t`` for its split, init, shuffling and dropout.
       train: the per-trial protocol.
       trials_per_chunk: trials compiled and run together; ``None`` picks from a memory estimate.
-      strategy: "auto", "vmap" or "map" (see :mod:`jaxsep.engine`); results never depend on it.
+      strategy: one of :data:`STRATEGIES` (see :mod:`jaxsep.training.engine`); results never depend on it.
       baseline: the model p-values are computed against (paper: ``novox``).
     """
 
@@ -115,3 +117,5 @@ class RunConfig:
             raise ConfigError("no models chosen")
         if len(set(self.models)) != len(self.models):
             raise ConfigError(f"models listed twice: {list(self.models)}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {STRATEGIES}")

@@ -17,6 +17,12 @@ N_FRAMES = 458
 #: 458 hops of 512 samples (10.63 s). librosa's centred framing gives 1 + len // hop = 459 frames for it;
 #: the front end documents how it keeps exactly N_FRAMES.
 SEGMENT_SAMPLES = N_FRAMES * HOP_LENGTH
+#: The segment's length in seconds (10.6348 s).
+SEGMENT_SECONDS = SEGMENT_SAMPLES / SAMPLE_RATE
 
-#: Version of the feature-file layout written by :func:`jaxsep.featurefile.save_features`.
+#: The mix's file name (without suffix) in a song folder: what `jaxsep separate` and `jaxsep synth` write
+#: and what a class-folder data set's song folder must hold beside its true stems.
+MIXTURE = "mixture"
+
+#: Version of the feature-file layout written by :func:`jaxsep.features.file.save_features`.
 FEATURE_FORMAT_VERSION = 1

@@ -2,27 +2,32 @@
 
 Also the paper's introductory experiment (binary tasks on class pairs) and the separator comparison.
 Everything here orchestrates modules below it; the run folders are written atomically by
-:mod:`jaxsep.runfolder`.
+:mod:`jaxsep.results.run_folder`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .audio.layouts import discover
+from .audio.songs import Progress
 from .cache import Cache
 from .config import RunConfig
-from .datasets import discover
 from .errors import ConfigError
-from .experiment import run_experiment
-from .featurefile import FeatureSet, load_features
-from .featurize import GIVEN, FeatureOptions, Progress, featurize, open_separator
-from .report import table_rows
-from .runfolder import staged_folder, write_run_files
+from .features.extract import FeatureOptions, featurize
+from .features.file import FeatureSet, load_features
+from .results.run_folder import staged_folder, write_run_files
+from .results.tables import table_rows
+from .separation import default_separator_name
+from .separation.stems import GIVEN, open_separator
+from .training.experiment import run_experiment
 
-#: Trials `jaxsep demo` runs by default: `make demo` then took 7 min 32 s from a fresh clone on a 2-core CPU,
-#: set-up, synthesis and separation included (measured; see README). The paper ran 50 (`--trials 50`).
+#: Trials `jaxsep demo` runs by default, sized so `make demo` fits a few minutes on a 2-core CPU (its measured
+#: time is in the README). The paper ran 50 (`--trials 50`).
 DEMO_TRIALS = 6
 #: Cached synthetic sets are keyed by this version, so a changed generator never reuses old audio.
 SYNTH_VERSION = 1
@@ -41,7 +46,9 @@ def demo_data(data: Path | None, *, cache: Cache, seed: int, say: Callable[[str]
     cache folder and reused: it is a pure function of the seed)."""
     if data is not None:
         return DemoData(Path(data), generated=False)
-    from .synth import generate_dataset
+    from .synth import (
+        generate_dataset,  # on use: only the default data needs the generator
+    )
 
     folder = cache.root / "synth" / f"v{SYNTH_VERSION}-seed{seed}"
     manifest = folder / "manifest.csv"
@@ -58,8 +65,6 @@ def separator_choices(compare: bool, separator: str | None, model_repo: Path | N
     ``dsp`` and ``demucs`` when its weights are found."""
     if not compare:
         return [separator or "dsp"]
-    from .separation import default_separator_name
-
     return [GIVEN, "dsp"] + (["demucs"] if default_separator_name(model_repo) == "demucs" else [])
 
 
@@ -161,7 +166,7 @@ def run_pairs(
     for pair in pairs:
         if len(pair) != 2 or pair[0] == pair[1]:
             raise ConfigError(f"a pair names two different classes, got {list(pair)}")
-    config = RunConfig(**{**config.__dict__, "baseline": config.models[0]})
+    config = dataclasses.replace(config, baseline=config.models[0])
     runs = {}
     with staged_folder(out, overwrite=overwrite) as staging:
         for a, b in pairs:
@@ -186,6 +191,4 @@ def pairs_markdown(runs: dict[str, dict]) -> str:
 
 def _slug(path: Path) -> str:
     """A short, file-name-safe tag for a data path (its resolved path's hash)."""
-    import hashlib
-
     return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:12]

@@ -1,4 +1,4 @@
-"""jaxsep.audio: decoding windows of every format, checks on bad audio, resampling, atomic writes."""
+"""jaxsep.audio.files: decoding windows of every format, checks on bad audio, resampling, atomic writes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-
 from audio_helpers import tone, write
-from jaxsep import audio as audio_module
-from jaxsep.audio import AudioInfo, audio_info, load_audio, match_channels, resample, write_audio
+
+from jaxsep.audio import files as audio_module
+from jaxsep.audio.files import (
+    AudioInfo,
+    audio_info,
+    load_audio,
+    match_channels,
+    resample,
+    write_audio,
+)
 from jaxsep.errors import AudioError
 
 

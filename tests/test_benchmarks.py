@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 
 from jaxsep.config import TrainConfig
-from jaxsep.metrics import macro_f1 as jax_macro_f1
-from jaxsep.models import MODELS, create_model, get_spec, init_variables, kernel_penalty, parameter_table
-from jaxsep.splits import make_splits
-from jaxsep.toydata import toy_features
+from jaxsep.features.toy import toy_features
+from jaxsep.nn.models import (
+    MODELS,
+    create_model,
+    get_spec,
+    init_variables,
+    kernel_penalty,
+    parameter_table,
+)
+from jaxsep.training.metrics import macro_f1 as jax_macro_f1
+from jaxsep.training.splits import make_splits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import throughput  # noqa: E402

@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jaxsep.cli import app
-from jaxsep.featurefile import save_features
-from jaxsep.toydata import toy_features
+from jaxsep.features.file import save_features
+from jaxsep.features.toy import toy_features
 
 runner = CliRunner()
 TINY = ["--trials", "2", "--epochs", "1", "--batch-size", "8", "--filters", "2,3", "--models", "novox,stems3"]
@@ -85,7 +85,7 @@ def test_bad_feature_files(tmp_path):
 
 
 def test_interrupted_run_leaves_no_finished_looking_folder(features, tmp_path, monkeypatch):
-    import jaxsep.runfolder as runfolder
+    import jaxsep.results.run_folder as runfolder
 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt

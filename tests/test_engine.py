@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 from jax import monitoring
 
-from jaxsep import engine
 from jaxsep.config import TrainConfig
-from jaxsep.engine import TrialRunner, resolve_strategy, run_trials
 from jaxsep.errors import ConfigError
-from jaxsep.splits import make_splits
-from jaxsep.toydata import toy_features
+from jaxsep.features.toy import toy_features
+from jaxsep.training import engine
+from jaxsep.training.engine import TrialRunner, resolve_strategy, run_trials
+from jaxsep.training.splits import make_splits
+from jaxsep.training.trainer import Trial, trial_data
 
 # Float tolerance of the equivalence: every lowering runs the same float32 arithmetic per trial, but XLA may
 # order reductions differently (grouped vs plain convolutions, sharded programs). Measured differences are
@@ -61,13 +62,12 @@ def _runner_and_inputs():
     x = FEATURES.select_maps(("bass", "drums", "other"))
     runner = TrialRunner(MODEL, 3, CONFIG, strategy="vmap", devices=jax.devices()[:1])
     splits = make_splits(FEATURES.labels, SEEDS, n_classes=3, test_fraction=CONFIG.test_fraction)
-    trials = {"key": engine.trial_keys(SEEDS),
-              **{k: splits[k] for k in ("train", "test", "validation", "class_weights")}}
-    return runner, trials, runner.place_data(engine.device_data(x, FEATURES.labels))
+    trials = engine.stack_trials(SEEDS, splits)
+    return runner, trials, runner.place_data(trial_data(x, FEATURES.labels))
 
 
 def _first(trials, n):
-    return {k: v[:n] for k, v in trials.items()}
+    return Trial(*(v[:n] for v in trials))
 
 
 def test_chunk_shrinks_until_the_program_fits_the_memory_budget(reference, monkeypatch):
@@ -96,7 +96,7 @@ def test_chunk_halves_when_xla_fails_to_compile(monkeypatch):
     measured = runner.program_bytes
 
     def fails_above_one_trial(trials, data):
-        if len(trials["key"]) > 1:
+        if len(trials.key) > 1:
             raise jax.errors.JaxRuntimeError("INTERNAL: All configs failed")
         return measured(trials, data)
 
@@ -120,7 +120,7 @@ def test_other_lowerings_equal_vmap(reference, strategy):
 @pytest.mark.parametrize("steps_per_call", [1, 2])
 def test_stepped_blocks_of_any_size_agree(reference, steps_per_call):
     """3 training steps per epoch run as 3 calls of 1 step, or a call of 2 and a call of 1."""
-    stepped = _run(SEEDS, strategy="stepped", unroll=steps_per_call)
+    stepped = _run(SEEDS, strategy="stepped", steps_per_call=steps_per_call)
     for t in range(len(SEEDS)):
         _assert_same_trial(stepped.history, t, reference, t)
 
@@ -195,9 +195,8 @@ def test_no_compilation_inside_the_timed_run(strategy):
     x = FEATURES.select_maps(("bass", "drums", "other"))
     splits = make_splits(FEATURES.labels, seeds, n_classes=3, test_fraction=config.test_fraction)
     runner = TrialRunner(MODEL, 3, config, strategy=strategy, devices=jax.devices()[:1])
-    trials = {"key": engine.trial_keys(seeds), **{k: splits[k] for k in ("train", "test", "validation",
-                                                                        "class_weights")}}
-    data = runner.place_data(engine.device_data(x, FEATURES.labels))
+    trials = engine.stack_trials(seeds, splits)
+    data = runner.place_data(trial_data(x, FEATURES.labels))
     runner.compiled(trials, data)
     compiles = []
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from jaxsep.config import RunConfig, TrainConfig
-from jaxsep.experiment import run_experiment
-from jaxsep.report import table_csv, table_markdown, table_rows
-from jaxsep.runfolder import load_results, rebuild_report, write_run
-from jaxsep.toydata import toy_features
+from jaxsep.features.toy import toy_features
+from jaxsep.results.run_folder import load_results, rebuild_report, write_run
+from jaxsep.results.tables import table_csv, table_markdown, table_rows
+from jaxsep.training.experiment import run_experiment
 
 FEATURES = toy_features(songs_per_class=(10, 12, 11), n_mels=16, frames=24, strength=1.5, seed=1)
 CONFIG = RunConfig(trials=8, seed=0, train=TrainConfig(epochs=6, batch_size=8, filters=(4, 8)))

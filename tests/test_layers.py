@@ -2,13 +2,14 @@
 max pool and the fused batch norm → ReLU → max pool against flax's own layers, dropout against its
 probabilities."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from jaxsep.layers import (
+from jaxsep.nn.layers import (
     BatchNormReluPool,
     Conv,
     Dropout,
@@ -18,7 +19,6 @@ from jaxsep.layers import (
     max_pool_2x2,
     pointwise_conv2d,
 )
-import flax.linen as nn
 
 
 def reference_separable(x, depthwise, pointwise, bias):

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxsep.metrics import accuracy, confusion_matrix, macro_f1
+from jaxsep.training.metrics import accuracy, confusion_matrix, macro_f1
 
 
 def reference_macro_f1(y_true, y_pred):

@@ -7,7 +7,14 @@ import pytest
 
 from jaxsep.config import TrainConfig
 from jaxsep.errors import ConfigError
-from jaxsep.models import MODELS, create_model, get_spec, init_variables, kernel_penalty, parameter_table
+from jaxsep.nn.models import (
+    MODELS,
+    create_model,
+    get_spec,
+    init_variables,
+    kernel_penalty,
+    parameter_table,
+)
 
 # Paper-size input (128 mels x 458 frames), 6 classes, default filters 16/32, 3x3 kernels.
 # conv1 kernel 3*3*C*16 (no bias: batch norm's offset replaces it), bn1 2*16, conv2 3*3*16*32, bn2 2*32,

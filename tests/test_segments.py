@@ -1,23 +1,22 @@
-"""jaxsep.segments: the drop rule on a signal whose loud part is known, start checks, padding, cutting."""
+"""jaxsep.audio.segments: the drop rule on a signal whose loud part is known, start checks, padding, cutting."""
 
 from __future__ import annotations
 
 import librosa
 import numpy as np
 import pytest
-
 from audio_helpers import tone, write
-from jaxsep.constants import SEGMENT_SAMPLES
-from jaxsep.errors import AudioError
-from jaxsep.segments import (
-    SEGMENT_SECONDS,
+
+from jaxsep.audio.files import fit_length
+from jaxsep.audio.segments import (
     drop_scores,
-    fit_length,
     load_segment,
     pick_start,
     resolve_start,
     segment_length,
 )
+from jaxsep.constants import SEGMENT_SAMPLES, SEGMENT_SECONDS
+from jaxsep.errors import AudioError
 
 SR = 22_050
 DROP_AT = 17.0  # seconds

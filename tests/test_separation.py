@@ -13,7 +13,6 @@ import pytest
 
 from jaxsep.constants import STEMS
 from jaxsep.errors import AudioError, ConfigError, JaxsepError
-from jaxsep.sdr import evaluate_separation, sdr
 from jaxsep.separation import (
     MissingWeightsError,
     Separator,
@@ -21,6 +20,7 @@ from jaxsep.separation import (
     find_weights,
     get_separator,
 )
+from jaxsep.separation.evaluation import evaluate_separation, sdr
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MULTITRACK = SHARED / "data" / "multitrack"
@@ -103,7 +103,7 @@ def test_dsp_separates_a_synthetic_mix():
 def test_torch_is_imported_only_by_demucs():
     code = (
         "import sys, numpy as np\n"
-        "import jaxsep, jaxsep.sdr, jaxsep.cli_separation, jaxsep.cli, jaxsep.demo\n"
+        "import jaxsep, jaxsep.separation.evaluation, jaxsep.cli.separation, jaxsep.cli, jaxsep.demo\n"
         "from jaxsep.separation import get_separator, default_separator_name\n"
         "default_separator_name()\n"
         "get_separator('dsp').separate(np.ones((2, 4096), np.float32), 22050)\n"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from jaxsep.errors import ConfigError
-from jaxsep.splits import class_weights, make_splits, trial_split
+from jaxsep.training.splits import class_weights, make_splits, trial_split
 
 LABELS = np.repeat(np.arange(6), [8, 14, 10, 12, 9, 13])  # unbalanced like the paper's 66 songs
 

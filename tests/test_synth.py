@@ -13,7 +13,7 @@ import soundfile as sf
 import typer
 from typer.testing import CliRunner
 
-from jaxsep.cli_synth import register
+from jaxsep.cli.synth import register
 from jaxsep.constants import SEGMENT_SAMPLES, STEMS
 from jaxsep.errors import SynthError
 from jaxsep.synth import GENRES, compose, generate_dataset, get_genre, render_song

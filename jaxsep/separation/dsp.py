@@ -20,12 +20,10 @@ channel's complex STFT is multiplied by the same masks, so the stereo image is k
 The STFT sizes are fixed in seconds, not samples (window ~93 ms, hop a quarter of it: 2,048/512 at 22,050 Hz,
 the rate the parameters were tuned at), so the separator runs at the input's own rate and never resamples.
 
-How good it is (plain SDR, dB; htdemucs in brackets): musdb18-sample bass 3.6 (12.6), drums 4.6 (14.5), other
-3.2 (9.0), vocals 5.8 (14.6); trackswitch 60-67.5 s bass -2.9 (12.0), drums 2.1 (15.2), other 4.2 (10.0);
-waveform-playlist 10-17.5 s bass+drums 8.2 (11.3), other 1.5 (6.4), vocals 5.1 (12.2). Drums and bass come out
-recognisably; kick-drum sub-bass, sustained enough to look harmonic, lands in "bass" (hence
-trackswitch's negative figure), "vocals" is whatever does not repeat (a lead violin or synth lands there too) and
-"other" collects the rest. A stand-in that needs no weights, not a substitute for a trained model.
+How good it is: the README's separation table (plain SDR against the shared recordings' true stems, beside
+htdemucs). Drums and bass come out recognisably; kick-drum sub-bass, sustained enough to look harmonic, lands
+in "bass", "vocals" is whatever does not repeat (a lead violin or synth lands there too) and "other" collects
+the rest. A stand-in that needs no weights, not a substitute for a trained model.
 
 Tuning: the defaults are librosa's HPSS defaults and its vocal-separation example's REPET-SIM settings (margin 2
 instead of 10: a soft mask, not a hard one). A one-at-a-time sweep of every parameter (two or three values each)
@@ -43,7 +41,7 @@ from typing import Callable
 import numpy as np
 
 from ..constants import STEMS
-from ._common import check_input
+from .base import check_input
 
 #: Bump when the algorithm changes in a way that changes its output (part of the cache signature).
 ALGORITHM_VERSION = 1

@@ -7,8 +7,8 @@ Public surface: :func:`generate_dataset` (write a labelled set with stems and a 
 
 from .dataset import generate_dataset
 from .genres import GENRE_NAMES, GENRES, Genre, get_genre
-from .plan import Song, compose
-from .render import DEFAULT_DIFFICULTY, SEGMENT_SECONDS, render_plan, render_song
+from .plan import SongPlan, compose
+from .render import DEFAULT_DIFFICULTY, render_plan, render_song
 
-__all__ = ["DEFAULT_DIFFICULTY", "GENRES", "GENRE_NAMES", "Genre", "SEGMENT_SECONDS", "Song", "compose",
+__all__ = ["DEFAULT_DIFFICULTY", "GENRES", "GENRE_NAMES", "Genre", "SongPlan", "compose",
            "generate_dataset", "get_genre", "render_plan", "render_song"]

@@ -2,7 +2,7 @@
 
 Layout of ``OUT``::
 
-    OUT/songs/<genre>-<k>/mix.wav, bass.wav, drums.wav, other.wav, vocals.wav
+    OUT/songs/<genre>-<k>/mixture.wav, bass.wav, drums.wav, other.wav, vocals.wav
     OUT/synth.json      parameters of the request and a summary of every song (tempo, key, styles)
     OUT/manifest.csv    path,label,start,bass,drums,other,vocals  (paths relative to OUT)
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -28,11 +27,12 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from ..constants import SAMPLE_RATE, STEMS
+from ..atomic import atomic_path, write_text_atomic
+from ..constants import MIXTURE, SAMPLE_RATE, SEGMENT_SECONDS, STEMS
 from ..errors import SynthError
 from .genres import GENRES, parse_genres
 from .plan import compose
-from .render import DEFAULT_DIFFICULTY, SEGMENT_SECONDS, render_plan
+from .render import DEFAULT_DIFFICULTY, render_plan
 
 MANIFEST = "manifest.csv"
 PROVENANCE = "synth.json"
@@ -75,16 +75,9 @@ def _quantise(stems: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.n
 
 
 def _write_wav(path: Path, data: np.ndarray, sr: int) -> None:
-    """Write int16 ``(samples,)`` or ``(2, samples)`` audio atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sf.write(str(tmp), data.T if data.ndim == 2 else data, sr, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write int16 ``(samples,)`` or ``(2, samples)`` audio atomically."""
+    with atomic_path(path) as temporary:
+        sf.write(temporary, data.T if data.ndim == 2 else data, sr, subtype="PCM_16", format="WAV")
 
 
 def _check(out: Path, seed, songs_per_class, difficulty, seconds, sample_rate, overwrite) -> None:
@@ -148,10 +141,10 @@ def generate_dataset(out: Path, *, seed: int = 0, songs_per_class: int | None = 
             stems, mix = _quantise(render_plan(song, sample_rate=int(sample_rate), stereo=stereo))
             folder = out / "songs" / song_id
             folder.mkdir(parents=True, exist_ok=True)
-            for name, data in [("mix", mix), *stems.items()]:
+            for name, data in [(MIXTURE, mix), *stems.items()]:
                 _write_wav(folder / f"{name}.wav", data, int(sample_rate))
             rel = f"songs/{song_id}"
-            rows.append([f"{rel}/mix.wav", genre.name, "0", *[f"{rel}/{s}.wav" for s in STEMS]])
+            rows.append([f"{rel}/{MIXTURE}.wav", genre.name, "0", *[f"{rel}/{s}.wav" for s in STEMS]])
             songs.append({"id": song_id, **song.summary()})
             done += 1
             if progress is not None:
@@ -160,10 +153,10 @@ def generate_dataset(out: Path, *, seed: int = 0, songs_per_class: int | None = 
             "sample_rate": int(sample_rate), "channels": 2 if stereo else 1, "genres": [x.name for x in chosen],
             "counts": dict(zip([x.name for x in chosen], counts)), "render_seconds": round(time.perf_counter() - t0, 2),
             "songs": songs}
-    _write_text(out / PROVENANCE, json.dumps(meta, indent=1))
+    write_text_atomic(out / PROVENANCE, json.dumps(meta, indent=1))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["path", "label", "start", *STEMS])
     writer.writerows(rows)
-    _write_text(out / MANIFEST, buf.getvalue())  # last: its presence means the set is complete
+    write_text_atomic(out / MANIFEST, buf.getvalue())  # last: its presence means the set is complete
     return out / MANIFEST

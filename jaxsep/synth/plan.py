@@ -30,7 +30,7 @@ _PARTS = ("drums", "bass", "harmony", "lead")
 
 
 @dataclass(frozen=True)
-class Song:
+class SongPlan:
     """A composed song, independent of the sample rate.
 
     Attributes:
@@ -83,7 +83,7 @@ def _pick(rng: np.random.Generator, options) -> str:
 
 
 def compose(genre: Genre, rng: np.random.Generator, *, difficulty: float, seconds: float,
-            vocals: bool | None = None) -> Song:
+            vocals: bool | None = None) -> SongPlan:
     """Draw a song of ``genre``; ``vocals`` forces the vocal part on/off (``None``: the genre's odds).
 
     Args:
@@ -91,7 +91,7 @@ def compose(genre: Genre, rng: np.random.Generator, *, difficulty: float, second
       difficulty: 0 (textbook genres) to 1 (heavily blurred); see the module docstring.
       seconds: excerpt length in seconds.
     Returns:
-      The :class:`Song`; render it with :func:`jaxsep.synth.render.render_plan`.
+      The :class:`SongPlan`; render it with :func:`jaxsep.synth.render.render_plan`.
     """
     d = float(difficulty)
     others = [g for g in GENRES if g.name != genre.name]
@@ -148,5 +148,5 @@ def compose(genre: Genre, rng: np.random.Generator, *, difficulty: float, second
         "drive_db": float(rng.uniform(0.0, 3.0 + 9.0 * d)), "ceiling_db": float(rng.uniform(-1.0, -0.1)),
         "trim_db": float(-rng.uniform(0.0, spread)),
     }
-    return Song(genre.name, tempo, tonic, mode, swing, sections, styles, borrowed, start, float(seconds),
+    return SongPlan(genre.name, tempo, tonic, mode, swing, sections, styles, borrowed, start, float(seconds),
                 drums, bass, chords, lead, vocal, mix, int(rng.integers(2**62)))

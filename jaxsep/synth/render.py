@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import SAMPLE_RATE, SEGMENT_SAMPLES, STEMS
+from ..constants import SAMPLE_RATE, SEGMENT_SECONDS, STEMS
 from . import dsp, effects, instruments
 from .genres import Genre
-from .plan import Song, compose
+from .plan import SongPlan, compose
 from .voice import sing
 
-#: The paper's excerpt length in seconds (458 hops of 512 samples at 22,050 Hz = 10.63 s).
-SEGMENT_SECONDS = SEGMENT_SAMPLES / SAMPLE_RATE
 #: Default ``difficulty`` (see :mod:`jaxsep.synth.plan`), tuned so a simple spectral baseline is
 #: well below perfect but well above chance on the paper-sized set.
 DEFAULT_DIFFICULTY = 0.5
 
 
-def _seed(song: Song, part: str) -> np.random.Generator:
+def _seed(song: SongPlan, part: str) -> np.random.Generator:
     """Independent generator per part, derived from the song's sound seed and the part's name."""
     return np.random.default_rng([song.sound_seed, sum(ord(c) * 31 ** i for i, c in enumerate(part)) % 2**32])
 
@@ -33,7 +31,7 @@ def _db(x: float) -> float:
     return 10.0 ** (x / 20.0)
 
 
-def _drums(song: Song, n: int, sr: int, ch: int) -> tuple[np.ndarray, np.ndarray]:
+def _drums(song: SongPlan, n: int, sr: int, ch: int) -> tuple[np.ndarray, np.ndarray]:
     """Drum bus ``(ch, n)`` and the kick onsets (seconds) that drive the sidechain pump."""
     rng = _seed(song, "drums")
     kit = {
@@ -54,7 +52,7 @@ def _drums(song: Song, n: int, sr: int, ch: int) -> tuple[np.ndarray, np.ndarray
     return bus + rng.uniform(0.03, 0.15) * room, song.drums["kick"][0]
 
 
-def _build_riser(song: Song, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+def _build_riser(song: SongPlan, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     """Noise riser with an opening filter over every run of build bars (part of "other")."""
     bar_n = 240.0 / song.tempo * sr
     ramp = np.zeros(n)
@@ -74,9 +72,9 @@ def _build_riser(song: Song, n: int, sr: int, rng: np.random.Generator) -> np.nd
     return 0.15 * dsp.lowpass_sweep(noise, 200 * 40 ** ramp, sr) * ramp ** 2
 
 
-def render_plan(song: Song, *, sample_rate: int = SAMPLE_RATE, stereo: bool = False,
+def render_plan(song: SongPlan, *, sample_rate: int = SAMPLE_RATE, stereo: bool = False,
                 n_samples: int | None = None) -> dict[str, np.ndarray]:
-    """Render a composed :class:`~jaxsep.synth.plan.Song` to stems.
+    """Render a composed :class:`~jaxsep.synth.plan.SongPlan` to stems.
 
     Args:
       song: from :func:`~jaxsep.synth.plan.compose`.

@@ -1,0 +1,43 @@
+"""Atomic file writes: a file appears whole under its name or not at all.
+
+Every writer in jaxsep (feature files, cache entries, audio, the synthetic set, run folders) writes a
+temporary file in the destination's folder and renames it into place, so a run killed mid-write leaves
+the old file (or none) and no half-written one; the temporary file is removed on any failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yields a temporary path beside ``path``; renames it to ``path`` when the block succeeds.
+
+    Args:
+      path: the destination (its folder is created).
+      suffix: the temporary file's suffix (``".tmp.npz"`` for ``np.savez``, which appends ``.npz`` otherwise).
+
+    On any exception (Ctrl-C included) the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Writes ``text`` (UTF-8) to ``path`` atomically; returns ``path``."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)

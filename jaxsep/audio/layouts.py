@@ -1,0 +1,218 @@
+"""Finding labelled songs: the layouts people hold their music in, one list of :class:`~jaxsep.audio.songs.Song` out.
+
+``discover(DATA)`` tells the layouts apart:
+
+* **CSV manifest** (``DATA`` is a ``.csv`` file): a header row, then one row per song with the columns
+  ``path,label`` and optionally ``start`` (seconds; empty = automatic) and the true-stem paths
+  ``bass,drums,other,vocals``. Relative paths resolve against the manifest's folder.
+* **GiantSteps key data set** (``DATA`` holds ``audio/`` and ``annotations/genre/``): every ``audio/NAME.mp3``
+  labelled by the genre written in ``annotations/genre/NAME.genre``.
+* **class folders** (any other folder, GTZAN's layout among them): one sub-folder per class. A song is either an
+  audio file directly in its class folder, or a song folder holding ``mixture.<ext>`` and, as true stems,
+  ``bass.<ext>``, ``drums.<ext>``, ``other.<ext>``, ``vocals.<ext>`` (the MUSDB18/demucs layout, also what
+  ``jaxsep separate`` writes).
+
+Per-file problems (a non-audio file in a class folder, a manifest row naming a missing file, an empty class,
+a class with a single song - the trial engine needs two per class) come back as :class:`Problem` records next
+to the usable songs; hidden files (``.DS_Store``...) are skipped silently. Only a data set that cannot be read at
+all raises :class:`~jaxsep.errors.DatasetError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from ..constants import MIXTURE, STEMS
+from ..errors import DatasetError
+from .files import is_audio_file
+from .songs import Problem, Song, drop_small_classes, summarize
+
+
+def discover(data: str | os.PathLike, *, classes: Iterable[str] | None = None) -> tuple[list[Song], list[Problem]]:
+    """Finds the songs of a data set in any of the three layouts (see the module docstring).
+
+    Args:
+      data: a class-folder tree, a GiantSteps key data set folder, or a ``.csv`` manifest.
+      classes: keep only these class names (case-insensitive); ``None`` keeps all.
+
+    Returns:
+      ``(songs, problems)``: songs sorted by ``(label, song_id)``, only of classes with at least
+      :data:`~jaxsep.audio.songs.MIN_SONGS_PER_CLASS` songs; one :class:`Problem` per skipped file, row or class.
+
+    Raises:
+      DatasetError: ``data`` does not exist, has no recognisable layout or no songs at all, a manifest lacks
+        its columns, or a requested class has no songs.
+    """
+    data = Path(data)
+    if data.is_file() and data.suffix.lower() == ".csv":
+        songs, problems = read_manifest(data)
+    elif data.is_dir() and (data / "audio").is_dir() and (data / "annotations" / "genre").is_dir():
+        songs, problems = read_giantsteps(data)
+    elif data.is_dir():
+        songs, problems = read_class_folders(data)
+    elif data.exists():
+        raise DatasetError(data, "not a folder or a .csv manifest")
+    else:
+        raise DatasetError(data, "no such file or folder")
+    songs = _select_classes(data, songs, classes)
+    songs, small = drop_small_classes(songs, where=data)
+    if not songs:
+        raise DatasetError(data, "no usable songs" + summarize(problems + small))
+    return sorted(songs, key=lambda s: (s.label, s.song_id)), problems + small
+
+
+def read_class_folders(root: Path) -> tuple[list[Song], list[Problem]]:
+    """Songs of a folder with one sub-folder per class (see the module docstring)."""
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        loose = any(is_audio_file(p) for p in root.iterdir())
+        hint = " (audio files must sit in one sub-folder per class)" if loose else ""
+        raise DatasetError(root, f"no class folders{hint}")
+    songs: list[Song] = []
+    problems: list[Problem] = []
+    for class_dir in class_dirs:
+        found = 0
+        for entry in sorted(class_dir.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            song_id = f"{class_dir.name}/{entry.stem if entry.is_file() else entry.name}"
+            if entry.is_dir():
+                song, problem = _song_folder(entry, song_id, class_dir.name)
+            elif is_audio_file(entry):
+                song, problem = Song(song_id=song_id, path=entry, label=class_dir.name), None
+            else:
+                song, problem = None, Problem(str(entry), "not an audio file (skipped)")
+            if problem is not None:
+                problems.append(problem)
+            if song is not None:
+                songs.append(song)
+                found += 1
+        if found == 0:
+            problems.append(Problem(str(class_dir), f"class {class_dir.name!r} holds no songs"))
+    return _unique_ids(songs), problems
+
+
+def read_manifest(manifest: Path) -> tuple[list[Song], list[Problem]]:
+    """Songs listed in a CSV manifest (see the module docstring); rows naming missing files become problems."""
+    base = manifest.parent
+    try:
+        with manifest.open(newline="", encoding="utf-8-sig") as stream:
+            reader = csv.DictReader(stream)
+            header = [name.strip().lower() for name in (reader.fieldnames or [])]
+            rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(manifest, f"cannot read the manifest ({error})") from error
+    missing = [c for c in ("path", "label") if c not in header]
+    if missing:
+        raise DatasetError(manifest, f"manifest lacks column(s) {missing}; header is {header}")
+    unknown = [c for c in header if c not in ("path", "label", "start", *STEMS)]
+    if unknown:
+        raise DatasetError(manifest, f"unknown manifest column(s) {unknown}; allowed: path, label, start, {', '.join(STEMS)}")
+    songs: list[Song] = []
+    problems: list[Problem] = []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        where = f"{manifest}:{line}"
+        song, problem = _manifest_song(row, base, where)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            songs.append(song)
+    return _unique_ids(songs), problems
+
+
+def read_giantsteps(root: Path) -> tuple[list[Song], list[Problem]]:
+    """Songs of the GiantSteps key data set: ``audio/NAME.mp3`` labelled by ``annotations/genre/NAME.genre``."""
+    genre_dir = root / "annotations" / "genre"
+    songs: list[Song] = []
+    problems: list[Problem] = []
+    for entry in sorted((root / "audio").iterdir()):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        if not is_audio_file(entry):
+            problems.append(Problem(str(entry), "not an audio file (skipped)"))
+            continue
+        name = entry.name[: -len(entry.suffix)]
+        genre_file = genre_dir / f"{name}.genre"
+        if not genre_file.is_file():
+            problems.append(Problem(str(entry), f"no genre annotation ({genre_file} is missing)"))
+            continue
+        genre = genre_file.read_text(encoding="utf-8", errors="replace").strip()
+        if not genre:
+            problems.append(Problem(str(genre_file), "empty genre annotation"))
+            continue
+        songs.append(Song(song_id=name, path=entry, label=genre))
+    return songs, problems
+
+
+def _song_folder(folder: Path, song_id: str, label: str) -> tuple[Song | None, Problem | None]:
+    """A song folder: ``mixture.<ext>`` plus any of the stems ``bass.<ext>`` ..."""
+    audio = {p.stem.lower(): p for p in sorted(folder.iterdir()) if p.is_file() and is_audio_file(p)}
+    if MIXTURE not in audio:
+        return None, Problem(str(folder), f"song folder without a {MIXTURE}.<audio> file (skipped)")
+    stems = {stem: audio[stem] for stem in STEMS if stem in audio}
+    return Song(song_id=song_id, path=audio[MIXTURE], label=label, stems=stems), None
+
+
+def _manifest_song(row: dict[str, str], base: Path, where: str) -> tuple[Song | None, Problem | None]:
+    if not row.get("path") or not row.get("label"):
+        return None, Problem(where, "empty path or label")
+    path = _resolve(base, row["path"])
+    if not path.is_file():
+        return None, Problem(where, f"no such file: {path}")
+    start = None
+    if row.get("start"):
+        try:
+            start = float(row["start"])
+        except ValueError:
+            return None, Problem(where, f"start {row['start']!r} is not a number of seconds")
+        if start < 0:
+            return None, Problem(where, f"negative start {start}")
+    stems = {stem: _resolve(base, row[stem]) for stem in STEMS if row.get(stem)}
+    missing = [str(p) for p in stems.values() if not p.is_file()]
+    if missing:
+        return None, Problem(where, f"no such stem file(s): {', '.join(missing)}")
+    song_id = _relative_to(path, base).with_suffix("").as_posix()
+    return Song(song_id=song_id, path=path, label=row["label"], start=start, stems=stems), None
+
+
+def _resolve(base: Path, name: str) -> Path:
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _relative_to(path: Path, base: Path) -> Path:
+    """``path`` relative to ``base`` when it lies below it (short, movable song ids), else as it is."""
+    try:
+        return path.resolve().relative_to(base.resolve())
+    except ValueError:
+        return path
+
+
+def _unique_ids(songs: list[Song]) -> list[Song]:
+    """Appends ``#2``, ``#3``... to repeated ids (one file listed twice, ``a.wav`` beside ``a.mp3``)."""
+    seen: Counter[str] = Counter()
+    unique = []
+    for song in songs:
+        seen[song.song_id] += 1
+        if seen[song.song_id] > 1:
+            song = dataclasses.replace(song, song_id=f"{song.song_id}#{seen[song.song_id]}")
+        unique.append(song)
+    return unique
+
+
+def _select_classes(data: Path, songs: list[Song], classes: Iterable[str] | None) -> list[Song]:
+    if classes is None:
+        return songs
+    wanted = {c.strip().lower() for c in classes if c.strip()}
+    have = {song.label.lower() for song in songs}
+    unknown = sorted(wanted - have)
+    if unknown:
+        raise DatasetError(data, f"no songs of class(es) {unknown}; found {sorted({s.label for s in songs})}")
+    return [song for song in songs if song.label.lower() in wanted]
+
+

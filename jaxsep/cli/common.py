@@ -1,0 +1,132 @@
+"""What every command group shares: the consoles, the one error-to-exit wrapper, option types and parsers.
+
+Option defaults come from the configuration dataclasses (:class:`~jaxsep.config.TrainConfig`,
+:class:`~jaxsep.config.RunConfig`), so the CLI never restates them. Help texts are sentences.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..config import STRATEGIES, RunConfig, TrainConfig
+from ..errors import JaxsepError
+
+#: Progress, notes and errors (stderr); tables and results go to :data:`out` (stdout).
+console = Console(stderr=True)
+out = Console()
+
+TRAIN = TrainConfig()
+RUN = RunConfig()
+
+
+def say(text: str, style: str | None = None) -> None:
+    """One plain line on stderr (no markup, no wrapping: long paths stay whole and greppable)."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def fail_cleanly(command: Callable) -> Callable:
+    """Turns project errors into one clear line on stderr and exit status 1 (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except JaxsepError as error:
+            console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def parse_names(text: str | None) -> tuple[str, ...]:
+    """``"a, b,c"`` → ``("a", "b", "c")``; ``None`` → ``()``."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def parse_repeated(values: list[str] | None) -> list[str] | None:
+    """``--classes a,b --classes c`` → ``[a, b, c]``; ``None`` when the option was not given."""
+    if not values:
+        return None
+    return [name for value in values for name in parse_names(value)]
+
+
+def parse_filters(text: str) -> tuple[int, int]:
+    """``"16,32"`` → ``(16, 32)``; JaxsepError for anything but two integers."""
+    try:
+        values = tuple(int(v) for v in parse_names(text))
+    except ValueError:
+        raise JaxsepError(f"--filters must be two integers like 16,32, got {text!r}") from None
+    if len(values) != 2:
+        raise JaxsepError(f"--filters must be two integers like 16,32, got {text!r}")
+    return values
+
+
+def join(values) -> str:
+    """``("a", "b")`` → ``"a,b"`` (a tuple default shown as the option's text)."""
+    return ",".join(str(v) for v in values)
+
+
+Models = Annotated[str, typer.Option(help="Comma-separated models: full, novox, stems3, stems3_dw.")]
+Trials = Annotated[int, typer.Option(help="Trials (random 80/20 splits); the paper ran 50.")]
+Epochs = Annotated[int, typer.Option(help="Epochs per trial (paper: 6).")]
+Seed = Annotated[int, typer.Option(help="Trial t uses seed + t for its split, init, shuffling and dropout.")]
+BatchSize = Annotated[int, typer.Option(help="Clips per training step.")]
+LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
+Filters = Annotated[str, typer.Option(help="Filters of the two conv blocks.")]
+KernelSize = Annotated[int, typer.Option(help="Conv window side.")]
+L1 = Annotated[float, typer.Option(help="L1 penalty on kernels.")]
+L2 = Annotated[float, typer.Option(help="L2 penalty on kernels.")]
+Dropout = Annotated[float, typer.Option(help="Dropout before the dense layer.")]
+SelectOn = Annotated[str, typer.Option(help="Pick each trial's epoch on the 'test' (paper) or 'validation' loss.")]
+Strategy = Annotated[str, typer.Option(help=f"Engine lowering: {', '.join(STRATEGIES)} (same numbers).")]
+Chunk = Annotated[Optional[int], typer.Option(help="Trials per compiled call (default: from a memory estimate).")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an output folder that already holds a run.")]
+CacheDir = Annotated[Optional[Path], typer.Option("--cache", help="Cache folder (default: $JAXSEP_CACHE or "
+                                                                  ".jaxsep-cache).")]
+ModelRepo = Annotated[Optional[Path], typer.Option(exists=True, file_okay=False,
+                                                   help="Local demucs model repository (demucs' own format).")]
+
+
+def build_run_config(*, models: str, trials: int, seed: int, strategy: str, trials_per_chunk: int | None = None,
+                     filters: str = join(TRAIN.filters), **train_options) -> RunConfig:
+    """Maps CLI options onto :class:`RunConfig` (which validates them); ``train_options`` are
+    :class:`TrainConfig` fields, ``filters`` its text form."""
+    train = TrainConfig(filters=parse_filters(filters), **train_options)
+    return RunConfig(models=parse_names(models), trials=trials, seed=seed, train=train,
+                     trials_per_chunk=trials_per_chunk, strategy=strategy)
+
+
+@contextlib.contextmanager
+def train_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """Rich progress bars, one per model; yields the ``progress(model, done, total)`` callback."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks = {}
+
+        def progress(model, done, total):
+            if model not in tasks:
+                tasks[model] = bar.add_task(model, total=total)
+            bar.update(tasks[model], completed=done, total=total)
+
+        yield progress
+
+
+def show_run(run_dir: Path) -> None:
+    """Prints a run folder's Table 1 and what the folder holds."""
+    out.print((run_dir / "table.md").read_text(), highlight=False, soft_wrap=True)
+    out.print(f"Run folder: {run_dir} (results.json, table.md, table.csv, f1_distributions.png)", highlight=False)

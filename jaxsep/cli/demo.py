@@ -1,0 +1,107 @@
+"""``jaxsep demo`` (the main job on the built-in synthetic set) and ``jaxsep pairs`` (binary class pairs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..cache import Cache, default_cache_dir
+from ..demo import DEMO_TRIALS, run_demo, run_pairs
+from .common import (
+    RUN,
+    TRAIN,
+    BatchSize,
+    CacheDir,
+    Epochs,
+    Filters,
+    ModelRepo,
+    Models,
+    Overwrite,
+    Seed,
+    SelectOn,
+    Strategy,
+    build_run_config,
+    console,
+    fail_cleanly,
+    join,
+    out,
+    parse_names,
+    show_run,
+    train_bars,
+)
+
+
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write.")] = Path("runs/demo"),
+    data: Annotated[Optional[Path], typer.Option(help="Songs to use instead of the synthetic set (folder or "
+                                                      "manifest).")] = None,
+    separator: Annotated[Optional[str], typer.Option(help="dsp (default), given (true stems) or demucs.")] = None,
+    compare_separators: Annotated[bool, typer.Option(help="Run true, dsp and (if weights are found) demucs "
+                                                          "stems and compare.")] = False,
+    trials: Annotated[int, typer.Option(help=f"Trials (default {DEMO_TRIALS}; the paper ran 50).")] = DEMO_TRIALS,
+    models: Models = join(RUN.models),
+    epochs: Epochs = TRAIN.epochs,
+    seed: Seed = RUN.seed,
+    batch_size: BatchSize = TRAIN.batch_size,
+    filters: Filters = join(TRAIN.filters),
+    select_on: SelectOn = TRAIN.select_on,
+    strategy: Strategy = RUN.strategy,
+    cache: CacheDir = None,
+    model_repo: ModelRepo = None,
+    overwrite: Overwrite = False,
+):
+    """From nothing to Table 1, Figure 1 and p-values: synthetic songs → stems → mels → four models."""
+    config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
+                              epochs=epochs, batch_size=batch_size, select_on=select_on)
+    if trials < 50:
+        console.print(f"note: {trials} trials (the paper ran 50; pass --trials 50 for the full protocol)")
+    with train_bars() as progress:
+        runs = run_demo(out_dir, config, data=data, cache=Cache(cache or default_cache_dir()), separator=separator,
+                        compare_separators=compare_separators, model_repo=model_repo, overwrite=overwrite,
+                        say=lambda text: console.print(text, highlight=False, markup=False),
+                        train_progress=progress)
+    for name in runs:
+        out.print(f"\n[bold]separator: {name}[/bold]")
+        if compare_separators:
+            out.print((out_dir / name / "table.md").read_text(), highlight=False, soft_wrap=True)
+    if compare_separators:
+        out.print((out_dir / "comparison.md").read_text(), highlight=False, soft_wrap=True)
+        out.print(f"Folder: {out_dir} (one run folder per separator, comparison.md)", highlight=False)
+    else:
+        show_run(out_dir)
+
+
+def pairs(
+    features: Annotated[Path, typer.Argument(help="Feature file (.npz).")],
+    pair: Annotated[list[str], typer.Option(help="Two class names 'a,b'; repeat for more pairs.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write.")] = Path("runs/pairs"),
+    models: Models = "full",
+    trials: Annotated[int, typer.Option(help="Trials per pair.")] = 20,
+    epochs: Epochs = TRAIN.epochs,
+    seed: Seed = RUN.seed,
+    batch_size: BatchSize = TRAIN.batch_size,
+    filters: Filters = join(TRAIN.filters),
+    select_on: SelectOn = TRAIN.select_on,
+    strategy: Strategy = RUN.strategy,
+    overwrite: Overwrite = False,
+):
+    """The paper's introductory experiment: binary tasks on class pairs (a similar pair should be harder)."""
+    from ..features.file import load_features
+    from ..nn.models import required_maps
+
+    config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
+                              epochs=epochs, batch_size=batch_size, select_on=select_on)
+    loaded = load_features(features, required_maps(config.models))
+    chosen = [parse_names(p) for p in pair]
+    with train_bars() as progress:
+        run_pairs(loaded, chosen, config, out_dir, overwrite=overwrite, train_progress=progress)
+    out.print((out_dir / "pairs.md").read_text(), highlight=False, soft_wrap=True)
+    out.print(f"Folder: {out_dir} (one run folder per pair, pairs.md)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Adds ``demo`` and ``pairs`` to ``app``."""
+    app.command("demo")(fail_cleanly(demo))
+    app.command("pairs")(fail_cleanly(pairs))

@@ -1,0 +1,194 @@
+"""Songs in, feature file out: segment -> separate -> ``{stem: audio}`` -> log-mel maps -> ``.npz``.
+
+For every song: pick the segment (:mod:`jaxsep.audio.segments`), split it into :data:`~jaxsep.constants.STEMS`
+with a separator at its native rate and channels or load the user's true stems (``given``; both in
+:mod:`jaxsep.separation.stems`), bring the mix and each stem to 22,050 Hz mono, and compute the log-mel maps
+of :data:`~jaxsep.constants.MAPS`: ``mix`` (the segment itself), ``novox`` (bass + drums + other, summed as
+audio), and one per stem.
+
+Results are cached per song (:mod:`jaxsep.cache`) in three layers - the automatically picked start, the stems
+at 22,050 Hz mono, the maps - each keyed by exactly what it depends on, so a changed mel parameter reuses the
+stems and a killed run, restarted, redoes only the songs it had not finished.
+
+A song that cannot be used (any :class:`~jaxsep.errors.JaxsepError` it raises) becomes a
+:class:`~jaxsep.audio.songs.Problem` and the run goes on; ``strict`` re-raises the first instead. Other
+exceptions (a bug, Ctrl-C) stop the run; what was cached stays.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..audio.segments import DROP_RULE, song_start
+from ..audio.songs import (
+    Problem,
+    Progress,
+    Song,
+    SongRun,
+    drop_small_classes,
+    for_each_song,
+    summarize,
+)
+from ..cache import Cache, cache_key
+from ..constants import (
+    HOP_LENGTH,
+    MAPS,
+    N_FFT,
+    N_MELS,
+    SAMPLE_RATE,
+    SEGMENT_SAMPLES,
+    SEGMENT_SECONDS,
+)
+from ..errors import DatasetError
+
+# The separation package imports torch only when demucs runs, so the front end stays torch-free.
+from ..separation.base import Separator
+from ..separation.stems import GIVEN, given_stems, separated_stems, separator_identity
+from .file import save_features
+from .logmel import AMIN, REF_POWER, log_mel
+
+FRAMING = "centred frames (librosa center=True, zero padding), trailing frame at the segment's end dropped"
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """How songs become maps; every field that changes a result is part of the cache keys.
+
+    Attributes:
+      start: segment start (seconds) for songs without their own; ``None`` picks the drop.
+      pad: pad songs shorter than a segment with silence instead of skipping them.
+      strict: stop at the first problem instead of skipping the song.
+      n_fft, hop_length, n_mels: mel parameters (the paper's by default).
+      dtype: storage type of the maps in the feature file (``float16`` halves the file; 0.03 dB steps).
+      stem_tolerance_db: given stems must add up to the mix with a residual this many dB below the mix.
+    """
+
+    start: float | None = None
+    pad: bool = False
+    strict: bool = False
+    n_fft: int = N_FFT
+    hop_length: int = HOP_LENGTH
+    n_mels: int = N_MELS
+    dtype: str = "float16"
+    stem_tolerance_db: float = 20.0
+
+
+def featurize(
+    songs: Sequence[Song],
+    *,
+    out: str | os.PathLike,
+    separator: Separator | str,
+    cache: Cache,
+    options: FeatureOptions = FeatureOptions(),
+    problems: Sequence[Problem] = (),
+    progress: Progress | None = None,
+) -> SongRun:
+    """Computes the maps of every song and writes the feature file (see the module docstring).
+
+    Args:
+      songs: from :func:`jaxsep.audio.layouts.discover`.
+      out: the ``.npz`` feature file to write.
+      separator: a :class:`Separator` or :data:`GIVEN`.
+      cache: where per-song results are kept.
+      options: segment and feature parameters.
+      problems: problems found before (by discovery), carried into the report and the file's meta.
+      progress: callbacks; ``None`` for none.
+
+    Returns:
+      A :class:`~jaxsep.audio.songs.SongRun`; the file holds ``mels`` of shape ``(songs, n_mels, frames, 6)``
+      with maps in :data:`~jaxsep.constants.MAPS` order, ``frames = 458`` for the default hop.
+
+    Raises:
+      JaxsepError: the first problem when ``options.strict``; DatasetError when no class keeps two songs.
+    """
+    problems = list(problems)
+    if options.strict and problems:
+        raise DatasetError(problems[0].file, problems[0].problem)
+
+    def maps_of(song: Song) -> tuple[np.ndarray, float]:
+        return song_maps(song, separator=separator, cache=cache, options=options, progress=progress)
+
+    finished, failed = for_each_song(songs, maps_of, strict=options.strict, progress=progress)
+    problems += failed
+    done = [(song, maps, start) for song, (maps, start) in finished]
+    kept, small = drop_small_classes([song for song, _, _ in done], where=out)
+    problems += small
+    if not kept:
+        raise DatasetError(out, "no class has two usable songs; nothing to write" + summarize(problems))
+    kept_ids = {song.song_id for song in kept}
+    done = [entry for entry in done if entry[0].song_id in kept_ids]
+    classes = sorted({song.label for song, _, _ in done})
+    path = save_features(
+        out,
+        mels=np.stack([maps for _, maps, _ in done]).astype(options.dtype),
+        maps=MAPS,
+        labels=np.array([classes.index(song.label) for song, _, _ in done], dtype=np.int32),
+        classes=classes,
+        song_ids=[song.song_id for song, _, _ in done],
+        meta=_meta(separator, options, done, problems),
+    )
+    return SongRun(path=path, song_ids=[song.song_id for song, _, _ in done], problems=problems)
+
+
+def song_maps(
+    song: Song, *, separator: Separator | str, cache: Cache, options: FeatureOptions, progress: Progress | None = None
+) -> tuple[np.ndarray, float]:
+    """One song's maps, from the cache when possible.
+
+    Returns:
+      ``(maps, start)``: float32 maps of shape ``(n_mels, frames, len(MAPS))`` and the segment's start (s).
+
+    Raises:
+      JaxsepError: the song cannot be used (AudioError naming the file and the problem).
+    """
+    progress = progress or Progress()
+    start = song_start(song, cache=cache, start=options.start, pad=options.pad)
+    identity = separator_identity(song, separator, cache.file_digest, options.stem_tolerance_db)
+    stems_key = cache_key(
+        kind="stems", audio=cache.file_digest(song.path), start=round(start, 6), segment_samples=SEGMENT_SAMPLES,
+        pad=options.pad, separator=identity, sample_rate=SAMPLE_RATE,
+    )
+    maps_key = cache_key(
+        kind="maps", stems=stems_key, n_fft=options.n_fft, hop_length=options.hop_length, n_mels=options.n_mels,
+        framing=FRAMING, db=(REF_POWER, AMIN),
+    )
+    cached = cache.load("maps", maps_key)
+    if cached is not None:
+        return cached["maps"], start
+    audio = cache.load("stems", stems_key)
+    if audio is None:
+        if separator == GIVEN:
+            audio = given_stems(song, start=start, pad=options.pad, tolerance_db=options.stem_tolerance_db)
+        else:
+            audio = separated_stems(song, separator, start=start, pad=options.pad, progress=progress.separation)
+        cache.save("stems", stems_key, audio)
+    maps = np.stack([log_mel(m, sample_rate=SAMPLE_RATE, n_fft=options.n_fft, hop_length=options.hop_length,
+                             n_mels=options.n_mels) for m in _map_audio(audio)], axis=-1)
+    cache.save("maps", maps_key, {"maps": maps})
+    return maps, start
+
+
+def _map_audio(audio: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The audio behind each map of :data:`MAPS`, in order (``novox`` = bass + drums + other)."""
+    sources = {**audio, "novox": audio["bass"] + audio["drums"] + audio["other"]}
+    return [sources[name] for name in MAPS]
+
+
+def _meta(separator: Separator | str, options: FeatureOptions, done: list, problems: list[Problem]) -> dict[str, Any]:
+    named = separator if isinstance(separator, str) else separator.name
+    return {
+        "sample_rate": SAMPLE_RATE, "n_fft": options.n_fft, "hop_length": options.hop_length,
+        "n_mels": options.n_mels, "n_frames": SEGMENT_SAMPLES // options.hop_length,
+        "separator": named, "separator_signature": getattr(separator, "signature", GIVEN),
+        "separator_sample_rate": getattr(separator, "sample_rate", None),
+        "separator_channels": getattr(separator, "channels", None),
+        "segment_samples": SEGMENT_SAMPLES, "segment_seconds": SEGMENT_SECONDS, "start_rule": DROP_RULE,
+        "options": asdict(options), "framing": FRAMING,
+        "db": {"ref_power": REF_POWER, "amin": AMIN, "top_db": None},
+        "starts": {song.song_id: round(start, 6) for song, _, start in done},
+        "skipped": [[p.file, p.problem] for p in problems],
+    }

@@ -1,0 +1,249 @@
+"""The feature file: the one contract between the audio front end and the trial engine.
+
+A feature file is a single ``.npz`` archive holding
+
+=========  ==========================================  ==============================================
+key        shape / type                                meaning
+=========  ==========================================  ==============================================
+mels       float16|float32 ``(songs, n_mels, frames,   log-mel spectrograms, one map per channel
+           maps)``
+maps       str ``(maps,)``                             names of the channels, each one of
+                                                       :data:`jaxsep.constants.MAPS`
+labels     int ``(songs,)``                            class index of each song
+classes    str ``(n_classes,)``                        class names, indexed by ``labels``
+song_ids   str ``(songs,)``                            one identifier per song (unique)
+meta       str ``()`` (JSON)                           at least sample_rate, n_fft, hop_length,
+                                                       n_mels, separator, format_version
+=========  ==========================================  ==============================================
+
+:func:`load_features` validates all of it and raises :class:`~jaxsep.errors.FeatureFileError` naming the
+file and the problem; :func:`save_features` writes atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..constants import FEATURE_FORMAT_VERSION, MAPS
+from ..errors import FeatureFileError
+
+REQUIRED_META = ("sample_rate", "n_fft", "hop_length", "n_mels", "separator", "format_version")
+_KEYS = ("mels", "maps", "labels", "classes", "song_ids", "meta")
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Validated contents of a feature file.
+
+    Attributes:
+      mels: log-mel spectrograms, shape ``(songs, n_mels, frames, maps)``, float16 or float32.
+      maps: channel names, ``len(maps) == mels.shape[-1]``.
+      labels: int32 class indices, shape ``(songs,)``.
+      classes: class names.
+      song_ids: one identifier per song.
+      meta: feature parameters and provenance (see :data:`REQUIRED_META`).
+      path: where it was loaded from (``None`` for an in-memory set).
+    """
+
+    mels: np.ndarray
+    maps: tuple[str, ...]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    song_ids: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def n_songs(self) -> int:
+        return int(self.mels.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def select_maps(self, names: Iterable[str]) -> np.ndarray:
+        """Returns the named maps stacked as channels, shape ``(songs, n_mels, frames, len(names))``."""
+        names = tuple(names)
+        missing = [n for n in names if n not in self.maps]
+        if missing:
+            raise FeatureFileError(self.path or "<features>", f"missing map(s) {missing}; file has {list(self.maps)}")
+        index = [self.maps.index(n) for n in names]
+        return self.mels[..., index]
+
+    def subset_classes(self, names: Iterable[str]) -> "FeatureSet":
+        """The songs of the named classes only, relabelled ``0..len(names)-1`` in the given order."""
+        names = tuple(names)
+        unknown = [n for n in names if n not in self.classes]
+        if unknown:
+            raise FeatureFileError(self.path or "<features>", f"unknown class(es) {unknown}; file has {list(self.classes)}")
+        old = [self.classes.index(n) for n in names]
+        keep = np.isin(self.labels, old)
+        relabel = np.full(self.n_classes, -1, np.int32)
+        relabel[old] = np.arange(len(old))
+        return FeatureSet(
+            mels=self.mels[keep],
+            maps=self.maps,
+            labels=relabel[self.labels[keep]],
+            classes=names,
+            song_ids=tuple(s for s, k in zip(self.song_ids, keep) if k),
+            meta={**self.meta, "classes_selected": list(names)},
+            path=self.path,
+        )
+
+    def class_counts(self) -> np.ndarray:
+        """Songs per class, shape ``(n_classes,)``."""
+        return np.bincount(self.labels, minlength=self.n_classes)
+
+
+def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -> FeatureSet:
+    """Checks shapes, dtypes, values and names; returns ``features`` unchanged or raises.
+
+    Raises:
+      FeatureFileError: naming ``features.path`` and the first problem found.
+    """
+    where = features.path or "<features>"
+
+    def fail(problem: str):
+        raise FeatureFileError(where, problem)
+
+    mels = features.mels
+    if not isinstance(mels, np.ndarray) or mels.ndim != 4:
+        fail(f"'mels' must be a 4-d array (songs, n_mels, frames, maps), got shape {getattr(mels, 'shape', None)}")
+    if mels.dtype not in (np.float16, np.float32):
+        fail(f"'mels' must be float16 or float32, got {mels.dtype}")
+    n_songs, n_mels, n_frames, n_maps = mels.shape
+    if n_songs == 0 or n_mels == 0 or n_frames == 0:
+        fail(f"'mels' is empty: shape {mels.shape}")
+    if len(features.maps) != n_maps:
+        fail(f"'maps' names {len(features.maps)} maps but 'mels' has {n_maps} channels")
+    unknown = [m for m in features.maps if m not in MAPS]
+    if unknown:
+        fail(f"unknown map name(s) {unknown}; allowed: {list(MAPS)}")
+    if len(set(features.maps)) != len(features.maps):
+        fail(f"duplicate map names in {list(features.maps)}")
+    missing = [m for m in required_maps if m not in features.maps]
+    if missing:
+        fail(f"missing map(s) {missing} needed by the chosen models; file has {list(features.maps)}")
+    labels = features.labels
+    if labels.shape != (n_songs,):
+        fail(f"'labels' has shape {labels.shape}, expected ({n_songs},) to match 'mels'")
+    if not np.issubdtype(labels.dtype, np.integer):
+        fail(f"'labels' must be integers, got {labels.dtype}")
+    if len(features.classes) == 0:
+        fail("'classes' is empty")
+    bad = labels[(labels < 0) | (labels >= len(features.classes))]
+    if bad.size:
+        fail(f"label {int(bad[0])} out of range for {len(features.classes)} classes")
+    if len(features.song_ids) != n_songs:
+        fail(f"'song_ids' has {len(features.song_ids)} entries, expected {n_songs}")
+    if len(set(features.song_ids)) != n_songs:
+        fail("'song_ids' are not unique")
+    missing_meta = [k for k in REQUIRED_META if k not in features.meta]
+    if missing_meta:
+        fail(f"'meta' lacks {missing_meta}")
+    if int(features.meta["n_mels"]) != n_mels:
+        fail(f"'meta' says n_mels={features.meta['n_mels']} but 'mels' has {n_mels}")
+    if not np.isfinite(mels).all():
+        song = int(np.nonzero(~np.isfinite(mels).reshape(n_songs, -1).all(axis=1))[0][0])
+        fail(f"'mels' holds NaN or infinite values (first in song {song}, id {features.song_ids[song]!r})")
+    return features
+
+
+def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) -> FeatureSet:
+    """Loads and validates a feature file.
+
+    Args:
+      path: the ``.npz`` file.
+      required_maps: map names the caller needs (e.g. those of the chosen models).
+
+    Returns:
+      A validated :class:`FeatureSet`; ``mels`` keeps the file's dtype.
+
+    Raises:
+      FeatureFileError: missing, truncated or non-npz file, missing keys, wrong shapes or dtypes,
+        non-finite values, labels out of range, missing maps.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FeatureFileError(path, "no such feature file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [k for k in _KEYS if k not in archive.files]
+            if missing:
+                raise FeatureFileError(path, f"not a jaxsep feature file: missing key(s) {missing}")
+            arrays = {k: archive[k] for k in _KEYS}
+    except FeatureFileError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise FeatureFileError(path, f"cannot read as .npz ({type(error).__name__}: {error})") from error
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as error:
+        raise FeatureFileError(path, f"'meta' is not valid JSON ({error})") from error
+    if not isinstance(meta, dict):
+        raise FeatureFileError(path, "'meta' must be a JSON object")
+    features = FeatureSet(
+        mels=arrays["mels"],
+        maps=tuple(str(m) for m in np.atleast_1d(arrays["maps"])),
+        labels=arrays["labels"],
+        classes=tuple(str(c) for c in np.atleast_1d(arrays["classes"])),
+        song_ids=tuple(str(s) for s in np.atleast_1d(arrays["song_ids"])),
+        meta=meta,
+        path=str(path),
+    )
+    validate_features(features, required_maps)
+    return dataclasses.replace(features, labels=features.labels.astype(np.int32))
+
+
+def save_features(
+    path: str | os.PathLike,
+    *,
+    mels: np.ndarray,
+    maps: Iterable[str],
+    labels: np.ndarray,
+    classes: Iterable[str],
+    song_ids: Iterable[str],
+    meta: dict[str, Any],
+) -> Path:
+    """Validates and writes a feature file atomically (temporary file in the same folder, then rename).
+
+    Args:
+      mels: shape ``(songs, n_mels, frames, maps)``, float16 or float32.
+      maps, labels, classes, song_ids, meta: see the module docstring; ``format_version`` is added to
+        ``meta`` when absent.
+
+    Returns:
+      The written path.
+    """
+    path = Path(path)
+    meta = {"format_version": FEATURE_FORMAT_VERSION, **meta}
+    features = FeatureSet(
+        mels=np.asarray(mels),
+        maps=tuple(maps),
+        labels=np.asarray(labels),
+        classes=tuple(classes),
+        song_ids=tuple(song_ids),
+        meta=meta,
+        path=str(path),
+    )
+    validate_features(features)
+    with atomic_path(path, suffix=".tmp.npz") as temporary, temporary.open("wb") as stream:
+        np.savez(
+            stream,
+            mels=features.mels,
+            maps=np.array(features.maps, dtype=str),
+            labels=features.labels.astype(np.int32),
+            classes=np.array(features.classes, dtype=str),
+            song_ids=np.array(features.song_ids, dtype=str),
+            meta=np.array(json.dumps(meta, sort_keys=True)),
+        )
+    return path

@@ -1,0 +1,22 @@
+"""The networks: the paper's four Flax models and the hand-written layers they are built from.
+
+    models.MODELS, get_spec       the four models by name: input maps and kind of convolution
+    models.GenreCNN               conv blocks → dropout → dense, for one batch ``(batch, mel, time, channel)``
+    models.create_model, parameter_table, required_maps, kernel_penalty
+    layers.SeparableConv          the depthwise-separable convolution of DW-2DConv
+    layers.Conv                   flax's Conv with an optional shifted-contraction weight gradient
+    layers.BatchNormReluPool      batch norm → ReLU → 2×2 max pool, computed on the pooled maps
+    layers.Dropout, keep_mask     dropout from 16 random bits per element
+"""
+
+from .models import (
+    MODELS,
+    GenreCNN,
+    ModelSpec,
+    create_model,
+    get_spec,
+    parameter_table,
+    required_maps,
+)
+
+__all__ = ["MODELS", "GenreCNN", "ModelSpec", "create_model", "get_spec", "parameter_table", "required_maps"]

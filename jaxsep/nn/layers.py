@@ -1,0 +1,293 @@
+"""Hand-written layers: the depthwise-separable 2D convolution of the paper's DW-2DConv model, and the
+batch norm and max pool of every model written so that XLA:CPU fuses their gradients.
+
+Written for one batch of examples in ``(batch, mel, time, channel)`` (NHWC) order; the trial engine adds
+the trial axis with ``vmap``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def _same_padding(k: int) -> tuple[int, int]:
+    """'SAME' zero padding before and after for a window of ``k`` at stride 1 (XLA's and flax's split)."""
+    return (k - 1) // 2, k // 2
+
+
+def depthwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """One ``k×k`` filter per input channel, 'SAME' padding, stride 1.
+
+    Args:
+      x: input, shape ``(batch, height, width, channels)``.
+      kernel: per-channel filters, shape ``(k_h, k_w, 1, channels)`` (HWIO with one input per group).
+
+    Returns:
+      shape ``(batch, height, width, channels)``: channel ``c`` is ``x[..., c]`` cross-correlated with
+      ``kernel[..., 0, c]``.
+    """
+    channels = x.shape[-1]
+    if kernel.shape[2:] != (1, channels):
+        raise ValueError(f"depthwise kernel must have shape (k_h, k_w, 1, {channels}), got {kernel.shape}")
+    # A sum of k_h·k_w shifted, per-channel-scaled copies: elementwise work XLA fuses, forward and backward;
+    # XLA:CPU ran the grouped convolution (feature_group_count = channels) and its gradients far slower
+    # (benchmarks/RESULTS.md, "Where a training step's time went").
+    k_h, k_w = kernel.shape[:2]
+    height, width = x.shape[1:3]
+    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
+    out = None
+    for i in range(k_h):
+        for j in range(k_w):
+            term = padded[:, i : i + height, j : j + width, :] * kernel[i, j, 0]
+            out = term if out is None else out + term
+    return out
+
+
+def pointwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """A ``1×1`` convolution mixing channels.
+
+    Args:
+      x: shape ``(batch, height, width, c_in)``.
+      kernel: shape ``(1, 1, c_in, c_out)``.
+
+    Returns:
+      shape ``(batch, height, width, c_out)``.
+    """
+    return jnp.einsum("bhwi,io->bhwo", x, kernel[0, 0])
+
+
+def conv2d_same(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The 'SAME', stride-1 convolution of ``flax.linen.Conv``: ``x (batch, height, width, c_in)``, ``kernel
+    (k_h, k_w, c_in, c_out)`` → ``(batch, height, width, c_out)``, with XLA's own gradients."""
+    return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@jax.custom_vjp
+def conv2d_shifted_weight_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The 'SAME', stride-1 convolution of ``flax.linen.Conv`` (NHWC input, HWIO kernel), with the weight
+    gradient written as ``k_h·k_w`` contractions of shifted inputs with the output gradient.
+
+    Same values and gradients as ``lax.conv_general_dilated`` (to float rounding). Why: under ``jax.vmap``
+    over trials of a per-trial gradient, jax batches the transposed (weight-gradient) convolution into a
+    grouped convolution whose window is a whole feature map, which XLA:GPU runs as one slow generic kernel;
+    the contractions batch into plain batched matrix products instead (benchmarks/RESULTS.md, "Where a
+    vmapped step's time went"). Reverse mode only (``custom_vjp``): ``jax.jvp`` through it fails.
+
+    Args:
+      x: ``(batch, height, width, c_in)``; kernel: ``(k_h, k_w, c_in, c_out)``.
+
+    Returns:
+      ``(batch, height, width, c_out)``.
+    """
+    return conv2d_same(x, kernel)
+
+
+def _conv_forward(x, kernel):
+    return conv2d_same(x, kernel), (x, kernel)
+
+
+def _conv_backward(residuals, gradient):
+    x, kernel = residuals
+    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel), x)(gradient)
+    k_h, k_w = kernel.shape[:2]
+    height, width = x.shape[1:3]
+    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
+    rows = [
+        jnp.stack([jnp.einsum("bhwi,bhwo->io", padded[:, i : i + height, j : j + width, :], gradient)
+                   for j in range(k_w)])
+        for i in range(k_h)
+    ]
+    return input_gradient, jnp.stack(rows).astype(kernel.dtype)
+
+
+conv2d_shifted_weight_grad.defvjp(_conv_forward, _conv_backward)
+
+
+class Conv(nn.Module):
+    """``flax.linen.Conv`` ('SAME', stride 1, no bias) with the same parameter (``kernel``, shape
+    ``(k_h, k_w, c_in, features)``) and initializer, computed by :func:`conv2d_shifted_weight_grad` when
+    ``shifted_weight_grad`` is set (same numbers; a lowering choice)."""
+
+    features: int
+    kernel_size: tuple[int, int]
+    shifted_weight_grad: bool = False
+    kernel_init: Callable = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """``x``: ``(batch, height, width, c_in)`` → ``(batch, height, width, features)``, float32."""
+        shape = (*self.kernel_size, x.shape[-1], self.features)
+        kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
+        x = jnp.asarray(x, jnp.float32)
+        return conv2d_shifted_weight_grad(x, kernel) if self.shifted_weight_grad else conv2d_same(x, kernel)
+
+
+class SeparableConv(nn.Module):
+    """Depthwise-separable convolution: :func:`depthwise_conv2d` then :func:`pointwise_conv2d`, plus a bias.
+
+    With ``c`` input channels, ``f`` filters and a ``k_h × k_w`` window it has ``c·k_h·k_w + c·f`` kernel
+    weights (``3k + 9`` for ``c = f = 3`` and ``k = k_h·k_w``, against ``9k`` for a standard convolution)
+    and ``f`` biases (when ``use_bias``). Parameters are named ``depthwise_kernel``, ``pointwise_kernel``
+    and ``bias``.
+    """
+
+    features: int
+    kernel_size: tuple[int, int] = (3, 3)
+    use_bias: bool = True
+    kernel_init: Callable = nn.initializers.lecun_normal()
+    bias_init: Callable = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """``x``: shape ``(batch, height, width, c_in)`` → shape ``(batch, height, width, features)``."""
+        channels = x.shape[-1]
+        depthwise = self.param("depthwise_kernel", self.kernel_init, (*self.kernel_size, 1, channels))
+        pointwise = self.param("pointwise_kernel", self.kernel_init, (1, 1, channels, self.features))
+        y = pointwise_conv2d(depthwise_conv2d(x, depthwise), pointwise)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.features,))
+        return y
+
+
+def _windows(x: jax.Array) -> jax.Array:
+    """``(batch, h, w, c)`` → ``(batch, h // 2, 2, w // 2, 2, c)``: the 2×2 windows (an odd last row or
+    column dropped)."""
+    batch, height, width, channels = x.shape
+    return x[:, : height // 2 * 2, : width // 2 * 2].reshape(batch, height // 2, 2, width // 2, 2, channels)
+
+
+@jax.custom_vjp
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+    """2×2 max pool, stride 2, VALID (an odd last row or column is dropped).
+
+    Same values and gradient as ``nn.max_pool(x, (2, 2), strides=(2, 2))``: the gradient goes to the first
+    maximum of each window in row-major order, as ``select_and_scatter`` does. Written by hand because
+    XLA:CPU runs that ``select_and_scatter`` several times slower than this elementwise gradient
+    (benchmarks/RESULTS.md, "Where a training step's time went"). The forward pass is a ``reduce``, not
+    ``jnp.maximum`` of the four views: XLA then computes it once instead of fusing copies of it into the
+    convolution-gradient transposes that read its output (seen in development profiles).
+
+    Args:
+      x: shape ``(batch, height, width, channels)``.
+
+    Returns:
+      shape ``(batch, height // 2, width // 2, channels)``.
+    """
+    return _windows(x).max(axis=(2, 4))
+
+
+def _max_pool_forward(x):
+    pooled = max_pool_2x2(x)
+    return pooled, (x, pooled)
+
+
+def _max_pool_backward(residuals, gradient):
+    x, pooled = residuals
+    w = _windows(x)
+    taken = jnp.zeros(pooled.shape, bool)
+    rows = []
+    for i in (0, 1):
+        row = []
+        for j in (0, 1):
+            first = (w[:, :, i, :, j] == pooled) & ~taken
+            taken = taken | first
+            row.append(jnp.where(first, gradient, jnp.zeros((), gradient.dtype)))
+        rows.append(jnp.stack(row, axis=3))
+    full = jnp.stack(rows, axis=2).reshape(w.shape[0], w.shape[1] * 2, w.shape[3] * 2, w.shape[5])
+    pad = ((0, 0), (0, x.shape[1] - full.shape[1]), (0, x.shape[2] - full.shape[2]), (0, 0))
+    return (jnp.pad(full, pad),)
+
+
+max_pool_2x2.defvjp(_max_pool_forward, _max_pool_backward)
+
+
+class BatchNormReluPool(nn.Module):
+    """Batch norm (statistics over real rows only) → ReLU → 2×2 max pool, computed in the pooled domain.
+
+    Batch norm is ``x ↦ a·x + b`` per channel and ReLU is non-decreasing, so the pooled output is
+    ``relu(a·max(window) + b)`` where ``a ≥ 0`` and ``relu(a·min(window) + b)`` where ``a < 0`` — the same
+    floating-point operations on the same element, so the same values as the three layers in turn. Written
+    this way, the affine map and ReLU run on a quarter of the elements, and the gradient reaches the
+    full-size input as one elementwise expression: the gradients of ``a`` and ``b`` (and through them of the
+    batch mean and variance) are sums over the pooled maps. XLA:CPU spends most of a training step on these
+    layers' full-size passes otherwise (benchmarks/RESULTS.md, "Where a training step's time went").
+
+    Parameters (``scale``, ``bias``) and running statistics (``batch_stats`` ``mean``, ``var``) are those of
+    flax's ``nn.BatchNorm(use_fast_variance=False)`` called with the row mask broadcast to the input: two-pass
+    biased variance, ``running = momentum · running + (1 - momentum) · batch``. Tested against flax's
+    ``BatchNorm`` → ``relu`` → ``max_pool``: same values; the same gradients except where two elements of a
+    window round to the same normalized value (the gradient then goes to the larger input, not the first).
+    """
+
+    momentum: float = 0.99
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
+        """Normalized, rectified, pooled maps.
+
+        Args:
+          x: shape ``(batch, height, width, features)``.
+          train: batch statistics (and update the running ones) when True; running statistics when False.
+          mask: ``(batch,)`` 1 for real rows, 0 for padding; ``None``: every row is real.
+
+        Returns:
+          shape ``(batch, height // 2, width // 2, features)``.
+        """
+        features = x.shape[-1]
+        running_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros(features, jnp.float32))
+        running_var = self.variable("batch_stats", "var", lambda: jnp.ones(features, jnp.float32))
+        scale = self.param("scale", nn.initializers.ones_init(), (features,))
+        bias = self.param("bias", nn.initializers.zeros_init(), (features,))
+        if train:
+            # Sums per row first, then over the real rows: the mask never meets a full-size array.
+            weights = jnp.ones(x.shape[0], x.dtype) if mask is None else mask.astype(x.dtype)
+            count = jnp.sum(weights) * x.shape[1] * x.shape[2]
+            mean = weights @ jnp.sum(x, axis=(1, 2)) / count
+            var = weights @ jnp.sum(jnp.square(x - mean), axis=(1, 2)) / count
+            if not self.is_initializing():
+                running_mean.value = self.momentum * running_mean.value + (1 - self.momentum) * mean
+                running_var.value = self.momentum * running_var.value + (1 - self.momentum) * var
+        else:
+            mean, var = running_mean.value, running_var.value
+        multiplier = lax.rsqrt(var + self.epsilon) * scale
+        # max(window) where the multiplier is non-negative, min(window) = -max(-window) where it is negative
+        # (multiplying by +-1 is exact).
+        sign = jnp.where(multiplier >= 0, 1.0, -1.0).astype(x.dtype)
+        pooled = sign * max_pool_2x2(sign * x)
+        return jax.nn.relu((pooled - mean) * multiplier + bias)
+
+
+def keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
+    """Boolean mask, True with probability ``1 - rate`` (to 1/65,536), from 16 random bits per element.
+
+    ``jax.random.bernoulli`` draws 32 bits per element; two elements per 32-bit word halve the Threefry
+    work, which was ~7% of a paper-size training step on XLA:CPU (``benchmarks/step_parts.py``).
+    """
+    size = math.prod(shape)
+    words = jax.random.bits(key, (-(-size // 2),), jnp.uint32)
+    halves = lax.bitcast_convert_type(words, jnp.uint16).reshape(-1)[:size].reshape(shape)
+    threshold = round((1.0 - rate) * 65536)
+    return halves.astype(jnp.uint32) < threshold
+
+
+class Dropout(nn.Module):
+    """Inverted dropout as flax's ``nn.Dropout`` (zero with probability ``rate``, scale the rest by
+    ``1 / (1 - rate)``), its mask drawn by :func:`keep_mask`; uses the ``"dropout"`` RNG stream."""
+
+    rate: float
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, deterministic: bool) -> jax.Array:
+        if deterministic or self.rate == 0.0:
+            return x
+        if self.rate >= 1.0:
+            return jnp.zeros_like(x)
+        keep = keep_mask(self.make_rng("dropout"), self.rate, x.shape)
+        return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros((), x.dtype))

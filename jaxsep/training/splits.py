@@ -1,0 +1,147 @@
+"""Per-trial train/test(/validation) splits and Keras-style class weights, in numpy.
+
+Trial ``t`` of a run with seed ``s`` draws its split from ``np.random.default_rng(s + t)``, so the four
+models of a trial share the split and ``--seed 5 --trials 1`` reproduces trial 5 of ``--seed 0``.
+Every trial of a data set has the same split sizes (they depend only on the class counts), which lets the
+engine stack the trials' index arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Split:
+    """Song indices of one trial: ``train``, ``test`` and (possibly empty) ``validation``, sorted."""
+
+    train: np.ndarray
+    test: np.ndarray
+    validation: np.ndarray
+
+
+def _per_class_holdout(counts: np.ndarray, fraction: float) -> np.ndarray:
+    """Songs held out per class: ``round(fraction · total)`` in all, shared out in proportion to the class
+    sizes by largest remainder (ties to the lower class index), each class holding out at least 1 and
+    keeping at least 1. Depends only on ``counts``, so every trial has the same split sizes."""
+    total = int(np.clip(round(counts.sum() * fraction), 1, counts.sum() - 1))
+    share = counts * fraction
+    sizes = np.clip(np.floor(share).astype(int), 1, np.maximum(counts - 1, 1))
+    sizes[counts == 0] = 0
+    order = np.argsort(-(share - np.floor(share)), kind="stable")
+    for label in np.concatenate([order, order]):  # a second pass if some classes were full
+        if sizes.sum() >= total:
+            break
+        if 0 < counts[label] and sizes[label] < counts[label] - 1 and sizes[label] < np.ceil(share[label]):
+            sizes[label] += 1
+    return sizes
+
+
+def _holdout(labels: np.ndarray, fraction: float, rng: np.random.Generator, n_classes: int) -> np.ndarray:
+    """Positions (into ``labels``) held out: stratified where every class has >= 2 members, else a plain
+    random draw of ``round(fraction · n)`` (at least 1). Sizes depend only on the class counts."""
+    counts = np.bincount(labels, minlength=n_classes)
+    present = counts[counts > 0]
+    if present.min() >= 2:
+        held = []
+        sizes = _per_class_holdout(counts, fraction)
+        for label in np.nonzero(counts)[0]:
+            members = np.nonzero(labels == label)[0]
+            held.append(rng.choice(members, size=sizes[label], replace=False))
+        return np.sort(np.concatenate(held))
+    size = int(np.clip(round(len(labels) * fraction), 1, len(labels) - 1))
+    return np.sort(rng.choice(len(labels), size=size, replace=False))
+
+
+def check_splittable(labels: np.ndarray, n_classes: int, classes=None) -> None:
+    """Raises ConfigError when a class has fewer than 2 songs (no train/test split possible)."""
+    counts = np.bincount(labels, minlength=n_classes)
+    small = [int(c) for c in np.nonzero(counts < 2)[0]]
+    if small:
+        names = [classes[c] if classes is not None else c for c in small]
+        raise ConfigError(
+            f"class(es) {names} have fewer than 2 songs ({[int(counts[c]) for c in small]}): "
+            "no 80/20 train/test split is possible"
+        )
+
+
+def trial_split(
+    labels: np.ndarray,
+    seed: int,
+    *,
+    n_classes: int,
+    test_fraction: float = 0.2,
+    validation_fraction: float | None = None,
+) -> Split:
+    """Draws one trial's split.
+
+    Args:
+      labels: int class of each song, shape ``(songs,)``.
+      seed: this trial's seed (run seed + trial index).
+      n_classes: number of classes.
+      test_fraction: share of each class in the test split.
+      validation_fraction: if given, share of the training split carved out for validation (stratified
+        where every class of the training split allows it).
+
+    Returns:
+      the :class:`Split`.
+    """
+    labels = np.asarray(labels)
+    check_splittable(labels, n_classes)
+    rng = np.random.default_rng(seed)
+    test = _holdout(labels, test_fraction, rng, n_classes)
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    validation = np.zeros(0, dtype=int)
+    if validation_fraction is not None:
+        if len(train) < 2:
+            raise ConfigError(f"a training split of {len(train)} song(s) leaves none for validation")
+        held = _holdout(labels[train], validation_fraction, rng, n_classes)
+        validation = train[held]
+        train = np.setdiff1d(train, validation)
+    return Split(train=train, test=test, validation=validation)
+
+
+def class_weights(train_labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Keras/scikit-learn ``balanced`` weights ``n / (n_classes_present · count)``; 0 for absent classes.
+
+    Args:
+      train_labels: labels of the training songs, shape ``(n_train,)``.
+
+    Returns:
+      float32 weights, shape ``(n_classes,)``.
+    """
+    counts = np.bincount(train_labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = len(train_labels) / (present.sum() * counts[present])
+    return weights.astype(np.float32)
+
+
+def stack_splits(splits: list[Split]) -> dict[str, np.ndarray]:
+    """Stacks equally sized splits into int32 arrays ``train (trials, n_train)``, ``test (trials, n_test)``,
+    ``validation (trials, n_val)``; raises ConfigError if sizes differ."""
+    out = {}
+    for part in ("train", "test", "validation"):
+        sizes = {len(getattr(s, part)) for s in splits}
+        if len(sizes) != 1:
+            raise ConfigError(f"trial splits have different {part} sizes {sorted(sizes)}")
+        out[part] = np.stack([getattr(s, part) for s in splits]).astype(np.int32)
+    return out
+
+
+def make_splits(labels, seeds, *, n_classes, test_fraction, validation_fraction=None) -> dict[str, np.ndarray]:
+    """:func:`trial_split` for each seed, stacked with :func:`stack_splits` plus ``class_weights``
+    ``(trials, n_classes)``."""
+    splits = [
+        trial_split(
+            labels, int(s), n_classes=n_classes, test_fraction=test_fraction, validation_fraction=validation_fraction
+        )
+        for s in seeds
+    ]
+    stacked = stack_splits(splits)
+    stacked["class_weights"] = np.stack([class_weights(np.asarray(labels)[s.train], n_classes) for s in splits])
+    return stacked

@@ -1,0 +1,323 @@
+"""One trial of the paper's protocol as a pure function ``train_trial(trial, data) -> history``.
+
+Written for ONE trial; :mod:`jaxsep.training.engine` vmaps (or maps) it over trials. The trial is built from
+pure pieces (:class:`TrialParts`: start, plan an epoch, train step, end of epoch) with two drivers that run the
+same arithmetic: :func:`make_train_trial` (epochs and batches as ``lax.scan``, one XLA program) and
+:class:`SteppedTrial` (a few unrolled steps per jitted call from Python, for XLA:CPU).
+
+Shapes (``S`` songs, ``E`` epochs, ``C`` channels):
+
+* ``data`` (:class:`TrialData`): ``x (S, mel, time, C)`` float16/float32 log-mel maps, ``y (S,)`` int32 labels,
+  ``song_stats (S, 2, C)`` float32 per-song mean and mean square of each map (for standardization).
+* ``trial`` (:class:`Trial`): ``key`` (a PRNG key), ``train (n_train,)``, ``test (n_test,)``,
+  ``validation (n_val,)`` int32 song indices, ``class_weights (n_classes,)`` float32.
+* the history: a dict of ``train_loss``, ``test_loss``, ``test_accuracy``, ``test_f1`` each ``(E,)``,
+  ``test_predictions (E, n_test)`` int32, and the ``validation_*`` counterparts when ``n_val > 0``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from ..config import TrainConfig
+from ..nn.models import GenreCNN, init_variables, kernel_penalty
+from .metrics import accuracy, macro_f1
+
+
+class Trial(NamedTuple):
+    """One trial's own inputs; the engine stacks them with a leading ``(trials,)`` axis on every field.
+
+    Attributes:
+      key: the trial's PRNG key (``jax.random.PRNGKey(seed)``), shape ``(2,)`` uint32.
+      train, test, validation: int32 song indices, shapes ``(n_train,)``, ``(n_test,)``, ``(n_val,)``
+        (``validation`` is empty unless the epoch is chosen on a validation part).
+      class_weights: Keras ``balanced`` weights of the trial's training split, ``(n_classes,)`` float32.
+    """
+
+    key: jax.Array
+    train: jax.Array
+    test: jax.Array
+    validation: jax.Array
+    class_weights: jax.Array
+
+
+class TrialData(NamedTuple):
+    """The inputs every trial shares, placed on the device once.
+
+    Attributes:
+      x: log-mel maps, ``(S, mel, time, C)`` float16 or float32.
+      y: labels, ``(S,)`` int32.
+      song_stats: per-song mean and mean square of each map, ``(S, 2, C)`` float32 (:func:`song_statistics`).
+    """
+
+    x: jax.Array
+    y: jax.Array
+    song_stats: jax.Array
+
+
+class TrainState(NamedTuple):
+    """What a training step carries: the network's parameters and batch-norm statistics, and Adam's state."""
+
+    params: dict
+    batch_stats: dict
+    opt_state: optax.OptState
+
+
+History = dict  # {metric name: array with a leading (epochs,) axis}; see the module docstring
+TrialFn = Callable[[Trial, TrialData], History]
+
+
+def song_statistics(x) -> jax.Array:
+    """Per-song mean and mean square of each map, shape ``(S, 2, C)`` float32, from ``x (S, mel, time, C)``.
+
+    Computed once per data set so a trial's standardization needs only its training songs' rows.
+    """
+    x = jnp.asarray(x, jnp.float32)
+    return jnp.stack([x.mean(axis=(1, 2)), jnp.square(x).mean(axis=(1, 2))], axis=1)
+
+
+def trial_data(x, labels) -> TrialData:
+    """The shared inputs of every trial from maps ``x (S, mel, time, C)`` and ``labels (S,)``."""
+    x = jnp.asarray(x)
+    return TrialData(x=x, y=jnp.asarray(labels, jnp.int32), song_stats=song_statistics(x))
+
+
+def _standardizer(song_stats: jax.Array, train: jax.Array):
+    """Mean and std ``(C,)`` of each map over the training songs (equal frames per song)."""
+    stats = song_stats[train].mean(axis=0)
+    mean, mean_square = stats[0], stats[1]
+    std = jnp.sqrt(jnp.maximum(mean_square - jnp.square(mean), 1e-12))
+    return mean, std
+
+
+def _pad_to_batches(indices: jax.Array, batch_size: int):
+    """Pads ``indices (n,)`` to ``(steps, batch_size)`` with index 0 and returns a ``(steps, batch_size)``
+    mask that is 1 on real rows."""
+    n = indices.shape[0]
+    # Never pad beyond the rows there are: a split smaller than a batch runs as one smaller batch.
+    batch_size = min(batch_size, n)
+    steps = -(-n // batch_size)
+    padded = jnp.zeros(steps * batch_size, indices.dtype).at[:n].set(indices)
+    mask = (jnp.arange(steps * batch_size) < n).astype(jnp.float32)
+    return padded.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+def scan(f, carry, xs, *, unroll: int | bool = 1):
+    """``lax.scan`` over the leading axis of ``xs``, except that ``unroll=True`` unrolls in Python: jax emits
+    a fully "unrolled" ``lax.scan`` of length 1 as a ``while`` loop, where XLA:CPU runs convolution
+    gradients far slower (jax issue #12868; benchmarks/RESULTS.md, "Lowerings, and before / after")."""
+    if unroll is not True:
+        return lax.scan(f, carry, xs, unroll=unroll)
+    outputs = []
+    for index in range(jax.tree.leaves(xs)[0].shape[0]):
+        carry, output = f(carry, jax.tree.map(lambda leaf: leaf[index], xs))
+        outputs.append(output)
+    return carry, jax.tree.map(lambda *leaves: jnp.stack(leaves), *outputs)
+
+
+@dataclass(frozen=True)
+class TrialParts:
+    """The pieces of one trial, each a pure function, so that the scanned trainer
+    (:func:`make_train_trial`) and the stepped driver (:class:`SteppedTrial`) run the same arithmetic.
+
+    ``state`` is a :class:`TrainState`; ``scale`` is the ``(mean, std)`` of each input map.
+    """
+
+    start: Callable  # (trial, data) -> state, scale, epoch_keys (E,)
+    plan_epoch: Callable  # (trial, epoch_key) -> indices (steps, B), mask (steps, B), dropout_keys (steps,)
+    train_step: Callable  # (state, scale, data, class_weights, indices (B,), mask (B,), key) -> state, (loss, n)
+    end_epoch: Callable  # (state, scale, trial, data, losses (steps,), counts (steps,)) -> metrics dict
+
+
+def make_trial_parts(model: GenreCNN, config: TrainConfig) -> TrialParts:
+    """Builds the per-trial pieces for ``model`` under ``config`` (see :class:`TrialParts`)."""
+    n_classes = model.n_classes
+    optimizer = optax.adam(config.learning_rate)
+    batch_size = config.batch_size
+
+    def penalty(params):
+        return kernel_penalty(params, config.l1, config.l2)
+
+    def batch(data: TrialData, scale, indices):
+        mean, std = scale
+        return (data.x[indices].astype(jnp.float32) - mean) / std, data.y[indices]
+
+    def start(trial: Trial, data: TrialData):
+        channels = data.x.shape[-1]
+        # The trial's one key split: init, then one key per epoch (shuffle and dropout come from it).
+        init_key, epochs_key = jax.random.split(trial.key)
+        if config.standardize:
+            scale = _standardizer(data.song_stats, trial.train)
+        else:
+            scale = (jnp.zeros(channels), jnp.ones(channels))
+        variables = init_variables(model, init_key, data.x.shape[1:])
+        params = variables["params"]
+        state = TrainState(params, variables["batch_stats"], optimizer.init(params))
+        return state, scale, jax.random.split(epochs_key, config.epochs)
+
+    def plan_epoch(trial: Trial, epoch_key):
+        shuffle_key, dropout_key = jax.random.split(epoch_key)
+        order = trial.train[jax.random.permutation(shuffle_key, trial.train.shape[0])]
+        indices, mask = _pad_to_batches(order, batch_size)
+        return indices, mask, jax.random.split(dropout_key, indices.shape[0])
+
+    def train_step(state: TrainState, scale, data: TrialData, class_weights, indices, mask, dropout_key):
+        x, y = batch(data, scale, indices)
+
+        def loss_fn(params):
+            logits, updates = model.apply(
+                {"params": params, "batch_stats": state.batch_stats},
+                x,
+                train=True,
+                mask=mask,
+                rngs={"dropout": dropout_key},
+                mutable=["batch_stats"],
+            )
+            cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+            # Keras class_weight: weighted per-sample loss averaged over the real rows of the batch.
+            data_loss = jnp.sum(cross_entropy * class_weights[y] * mask) / jnp.sum(mask)
+            loss = data_loss + penalty(params)
+            return loss, (updates["batch_stats"], loss)
+
+        grads, (batch_stats, loss) = jax.grad(loss_fn, has_aux=True)(state.params)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return TrainState(params, batch_stats, opt_state), (loss, jnp.sum(mask))
+
+    def evaluate(state: TrainState, scale, data: TrialData, indices):
+        """Unweighted mean cross-entropy + penalty (Keras' evaluate), accuracy, macro-F1, predictions."""
+        padded, mask = _pad_to_batches(indices, batch_size)
+        variables = {"params": state.params, "batch_stats": state.batch_stats}
+
+        def eval_batch(_, step):
+            idx, m = step
+            x, y = batch(data, scale, idx)
+            logits = model.apply(variables, x, train=False)
+            cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+            return None, (jnp.sum(cross_entropy * m), jnp.argmax(logits, axis=-1).astype(jnp.int32))
+
+        _, (losses, predictions) = lax.scan(eval_batch, None, (padded, mask))
+        n = indices.shape[0]
+        predictions = predictions.reshape(-1)[:n]
+        labels = data.y[indices]
+        loss = jnp.sum(losses) / n + penalty(state.params)
+        return loss, accuracy(labels, predictions), macro_f1(labels, predictions, n_classes), predictions
+
+    def end_epoch(state: TrainState, scale, trial: Trial, data: TrialData, losses, counts):
+        out = {"train_loss": jnp.sum(losses * counts) / jnp.sum(counts)}
+        parts = [("test", trial.test)]
+        if trial.validation.shape[0]:
+            parts.append(("validation", trial.validation))
+        for name, indices in parts:
+            loss, acc, f1, predictions = evaluate(state, scale, data, indices)
+            out |= {f"{name}_loss": loss, f"{name}_accuracy": acc, f"{name}_f1": f1}
+            if name == "test":
+                out["test_predictions"] = predictions
+        return out
+
+    return TrialParts(start=start, plan_epoch=plan_epoch, train_step=train_step, end_epoch=end_epoch)
+
+
+def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool = 1) -> TrialFn:
+    """Builds the pure per-trial trainer: :class:`TrialParts` with epochs and batches as ``lax.scan`` s.
+
+    Args:
+      model: the network (its ``n_classes`` sets the metrics' class count).
+      config: the protocol.
+      unroll: ``unroll`` of the epoch and batch scans (a lowering choice; it never changes the numbers
+        beyond float rounding). ``True`` unrolls them fully.
+
+    Returns:
+      ``train_trial(trial, data) -> history`` as described in the module docstring.
+    """
+    parts = make_trial_parts(model, config)
+
+    def train_trial(trial: Trial, data: TrialData) -> History:
+        state, scale, epoch_keys = parts.start(trial, data)
+
+        def step(state, inputs):
+            return parts.train_step(state, scale, data, trial.class_weights, *inputs)
+
+        def epoch(state, epoch_key):
+            plan = parts.plan_epoch(trial, epoch_key)
+            state, (losses, counts) = scan(step, state, plan, unroll=unroll)
+            return state, parts.end_epoch(state, scale, trial, data, losses, counts)
+
+        _, history = scan(epoch, state, epoch_keys, unroll=unroll)
+        return history
+
+    return train_trial
+
+
+class SteppedTrial:
+    """The same trial driven from Python, a few training steps per jitted call.
+
+    XLA:CPU runs convolution gradients far slower inside a ``while`` loop than outside (jax issue #12868), and
+    unrolling a whole trial instead costs compile time and memory that grow with epochs × steps. Here each
+    call runs up to ``steps_per_call`` steps of one epoch unrolled; start, epoch plan and end of epoch are their
+    own small programs. Dispatch is asynchronous, so the host queues calls ahead of the device. Measured
+    against the other lowerings in benchmarks/RESULTS.md ("Lowerings, and before / after").
+
+    Args:
+      model, config: the network and protocol.
+      compiler_options: passed to every ``jax.jit`` (:mod:`jaxsep.training.xla_options`).
+      steps_per_call: most training steps unrolled into one call (compile time grows with it; an epoch
+        with ``n`` steps compiles at most two step programs, for ``steps_per_call`` and ``n`` modulo it).
+    """
+
+    def __init__(self, model: GenreCNN, config: TrainConfig, compiler_options: dict | None = None,
+                 steps_per_call: int = 8):
+        parts = make_trial_parts(model, config)
+        self.epochs = config.epochs
+        self.steps_per_call = steps_per_call
+        jit = functools.partial(jax.jit, compiler_options=compiler_options)
+
+        def run_steps(state, scale, data, class_weights, indices, mask, dropout_keys):
+            def step(state, inputs):
+                return parts.train_step(state, scale, data, class_weights, *inputs)
+
+            return scan(step, state, (indices, mask, dropout_keys), unroll=True)
+
+        self._start = jit(parts.start)
+        self._plan = jit(parts.plan_epoch)
+        self._steps = jit(run_steps, donate_argnums=0)
+        self._end = jit(parts.end_epoch)
+
+    def _epoch(self, state, scale, trial: Trial, data: TrialData, epoch_key):
+        indices, mask, dropout_keys = self._plan(trial, epoch_key)
+        losses, counts = [], []
+        for first in range(0, indices.shape[0], self.steps_per_call):
+            block = slice(first, first + self.steps_per_call)
+            state, (loss, count) = self._steps(state, scale, data, trial.class_weights, indices[block],
+                                               mask[block], dropout_keys[block])
+            losses.append(loss)
+            counts.append(count)
+        losses, counts = jnp.concatenate(losses), jnp.concatenate(counts)
+        return state, self._end(state, scale, trial, data, losses, counts)
+
+    @staticmethod
+    def _stack(history: list[dict]) -> History:
+        return {k: jnp.stack([h[k] for h in history]) for k in history[0]}
+
+    def compile(self, trial: Trial, data: TrialData) -> None:
+        """Compiles every piece for these shapes (timed by the caller) by running one trial's first epoch,
+        and the stacking of the epochs' metrics on that epoch's, so that running a trial compiles nothing."""
+        state, scale, keys = self._start(trial, data)
+        _, metrics = self._epoch(state, scale, trial, data, keys[0])
+        jax.block_until_ready(self._stack([metrics] * self.epochs))
+
+    def __call__(self, trial: Trial, data: TrialData) -> History:
+        """Runs one trial; returns the same history as :func:`make_train_trial` (arrays on device)."""
+        state, scale, keys = self._start(trial, data)
+        history = []
+        for epoch in range(self.epochs):
+            state, metrics = self._epoch(state, scale, trial, data, keys[epoch])
+            history.append(metrics)
+        return self._stack(history)
