@@ -23,14 +23,14 @@ from jaxsep.features.toy import toy_features
 from jaxsep.nn.models import create_model, get_spec
 from jaxsep.training.engine import default_unroll, run_trials, stack_trials
 from jaxsep.training.splits import make_splits
-from jaxsep.training.trainer import make_train_trial, trial_data
+from jaxsep.training.trainer import Hyperparameters, make_train_trial, trial_data
 
 
 def python_loop(model_name, x, labels, splits, seeds, config, n_classes, unroll=1):
     """The baseline a user would write: one jitted per-trial trainer, called in a Python loop."""
     trial_fn = jax.jit(make_train_trial(create_model(model_name, n_classes, config), config, unroll=unroll))
     data = jax.device_put(trial_data(x, labels))
-    trials = stack_trials(seeds, splits)
+    trials = stack_trials(seeds, splits, Hyperparameters.from_config(config, len(seeds)))
 
     def trial(t):
         return jax.tree.map(lambda field: field[t], trials)

@@ -46,7 +46,7 @@ from machine import cpu_name  # benchmarks/machine.py
 from jaxsep.config import TrainConfig
 from jaxsep.nn.layers import BatchNormReluPool, conv2d_same, keep_mask, max_pool_2x2
 from jaxsep.nn.models import build_network
-from jaxsep.training.trainer import Trial, make_trial_parts, trial_data
+from jaxsep.training.trainer import Hyperparameters, Trial, make_trial_parts, trial_data
 from jaxsep.training.xla_options import CPU_OPTIONS
 
 
@@ -135,7 +135,7 @@ def _step_data(batch, mels, frames, channels=3):
     data = trial_data(x, rng.integers(0, 6, songs))
     trial = Trial(key=jax.random.key(0), train=jnp.arange(batch, dtype=jnp.int32),
                   test=jnp.arange(batch, songs, dtype=jnp.int32), validation=jnp.zeros(0, jnp.int32),
-                  class_weights=jnp.ones(6))
+                  class_weights=jnp.ones(6), hyper=Hyperparameters.from_config(TrainConfig()))
     return data, trial
 
 
@@ -153,7 +153,7 @@ def step_rows(batch, mels, frames, calls, repeats):
     functions, args = {}, {}
     for name, options in option_sets.items():
         functions[name] = jax.jit(parts.train_step, compiler_options=options)
-        args[name] = (carry, scale, data, trial.class_weights, trial.train, jnp.ones(batch), keys[0])
+        args[name] = (carry, scale, data, trial, trial.train, jnp.ones(batch), keys[0])
     times = timed(functions, args, calls, repeats)
     shape = [batch, mels, frames, 3]
     return [{"part": "training step", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
@@ -207,10 +207,10 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
     parts = make_trial_parts(build_network(False, 6, config), config)
     shifted = make_trial_parts(build_network(False, 6, config, shifted_weight_grad=True), config)
     data, one = _step_data(batch, mels, frames)
-    stacked = {name: jnp.stack([value] * trials) for name, value in one._asdict().items() if name != "key"}
-    trial = Trial(key=jax.random.split(jax.random.key(0), trials), **stacked)
+    stacked = jax.tree.map(lambda value: jnp.stack([value] * trials), one._replace(key=None))
+    trial = stacked._replace(key=jax.random.split(jax.random.key(0), trials))
     carry, scale, keys = jax.jit(jax.vmap(parts.start, in_axes=(0, None)))(trial, data)
-    vmapped_args = (carry, scale, data, trial.class_weights, trial.train, jnp.ones((trials, batch)),
+    vmapped_args = (carry, scale, data, trial, trial.train, jnp.ones((trials, batch)),
                     keys[:, 0])
     vmapped = jax.jit(jax.vmap(parts.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
     vmapped_shifted = jax.jit(jax.vmap(shifted.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
@@ -219,7 +219,8 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
 
     def loop(*_):
         # As a per-trial loop runs it: each call also takes its trial's rows out of the stacked arrays.
-        return [single(c, s, data, trial.class_weights[t], trial.train[t], jnp.ones(batch), keys[t, 0])
+        return [single(c, s, data, jax.tree.map(lambda v, t=t: v[t], trial), trial.train[t], jnp.ones(batch),
+                       keys[t, 0])
                 for t, (c, s) in enumerate(per_trial)]
 
     functions = {"vmap over trials, one program": vmapped,

@@ -14,6 +14,9 @@ from .errors import ConfigError
 SELECT_ON = ("test", "validation")
 #: ``--strategy`` values: "auto" or one of the engine's lowerings (:data:`jaxsep.training.engine.LOWERINGS`).
 STRATEGIES = ("auto", "stepped", "sequential", "vmap", "map")
+#: Trials a run trains between two saves of its unfinished state (:mod:`jaxsep.runs`): what a killed run loses
+#: at most, per model.
+TRIALS_PER_UNIT = 10
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,11 @@ class TrainConfig:
 
     Attributes:
       epochs: passes over the training split (paper: 6).
-      batch_size: clips per step; the last, smaller batch of an epoch is padded and masked (Keras default 32).
-      learning_rate: Adam step size (Keras default 1e-3).
+      batch_size: clips per step; the last, smaller batch of an epoch is padded and masked. Not in the paper; 8
+        (7 steps per epoch for 53 training songs), chosen with ``learning_rate`` by the sweeps in
+        benchmarks/RESULTS.md ("The recipe"): with Keras' defaults (32, 1e-3) one Adam step moves each of the
+        dense layer's ~117k × classes weights by ~1e-3, the logits by tens, and the loss blows up.
+      learning_rate: Adam step size (not in the paper; 1e-4, see ``batch_size``).
       filters: output channels of the two conv blocks (not in the paper; 16/32 for 66 songs).
       kernel_size: side of the square conv window (not in the paper; 3).
       l1, l2: penalty weights on every conv and dense kernel (not in the paper; 1e-4 each).
@@ -40,8 +46,8 @@ class TrainConfig:
     """
 
     epochs: int = 6
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    batch_size: int = 8
+    learning_rate: float = 1e-4
     filters: tuple[int, int] = (16, 32)
     kernel_size: int = 3
     l1: float = 1e-4
@@ -96,6 +102,10 @@ class RunConfig:
       trials_per_chunk: trials compiled and run together; ``None`` picks from a memory estimate.
       strategy: one of :data:`STRATEGIES` (see :mod:`jaxsep.training.engine`); results never depend on it.
       baseline: the model p-values are computed against (paper: ``novox``).
+      reference: also score the classical reference classifier (:mod:`jaxsep.training.classical`) on the
+        same splits, as a row of the table.
+      rope: half-width of the region of practical equivalence of the Bayesian comparison (a metric
+        difference smaller than this counts as no difference).
     """
 
     models: tuple[str, ...] = ("full", "novox", "stems3", "stems3_dw")
@@ -105,6 +115,8 @@ class RunConfig:
     trials_per_chunk: int | None = None
     strategy: str = "auto"
     baseline: str = "novox"
+    reference: bool = True
+    rope: float = 0.01
 
     def __post_init__(self):
         if self.trials < 1:
@@ -119,3 +131,5 @@ class RunConfig:
             raise ConfigError(f"models listed twice: {list(self.models)}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {STRATEGIES}")
+        if not 0 <= self.rope < 1:
+            raise ConfigError(f"rope must be in [0, 1), got {self.rope}")

@@ -38,3 +38,11 @@ class SynthError(JaxsepError):
 
 class DatasetError(PathError):
     """A data set cannot be read at all (no such folder, unknown layout, a manifest without its columns...)."""
+
+
+class RunInterrupted(JaxsepError):
+    """A run stopped by SIGTERM or SIGINT; what finished is kept. ``signal_number`` is the signal's."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number

@@ -42,11 +42,14 @@ def test_demo_on_the_builtin_set(tmp_path, monkeypatch):
 def test_demo_compares_separators(tiny_set, tmp_path):
     out = tmp_path / "cmp"
     result = runner.invoke(app, ["demo", "--data", str(tiny_set), "--compare-separators", "--out", str(out),
-                                 "--cache", str(tmp_path / "cache"), *TINY])
+                                 "--cache", str(tmp_path / "cache"), *TINY, "--models", "full,novox,stems3"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["comparison.md", "dsp", "given"]
     comparison = (out / "comparison.md").read_text()
-    assert "given: acc / F1" in comparison and "| stems3 |" in comparison
+    assert "given: f1" in comparison and "dsp − given: Δ [95% CI], p, P(better)" in comparison
+    assert "| stems3 |" in comparison
+    full = next(line for line in comparison.splitlines() if line.startswith("| full |"))
+    assert "+0.000 [+0.000, +0.000], p 1.000" in full  # the mix is the same whatever the separator
     given = json.loads((out / "given" / "results.json").read_text())
     assert given["data"]["meta"]["separator"] == "given" and given["data"]["songs"] == 9
 

@@ -11,7 +11,7 @@ from jaxsep.features.toy import toy_features
 from jaxsep.training import engine
 from jaxsep.training.engine import TrialRunner, resolve_strategy, run_trials
 from jaxsep.training.splits import make_splits
-from jaxsep.training.trainer import Trial, trial_data
+from jaxsep.training.trainer import Hyperparameters, trial_data
 
 # Float tolerance of the equivalence: every lowering runs the same float32 arithmetic per trial, but XLA may
 # order reductions differently (grouped vs plain convolutions, sharded programs). Measured differences are
@@ -62,12 +62,12 @@ def _runner_and_inputs():
     x = FEATURES.select_maps(("bass", "drums", "other"))
     runner = TrialRunner(MODEL, 3, CONFIG, strategy="vmap", devices=jax.devices()[:1])
     splits = make_splits(FEATURES.labels, SEEDS, n_classes=3, test_fraction=CONFIG.test_fraction)
-    trials = engine.stack_trials(SEEDS, splits)
+    trials = engine.stack_trials(SEEDS, splits, Hyperparameters.from_config(CONFIG, len(SEEDS)))
     return runner, trials, runner.place_data(trial_data(x, FEATURES.labels))
 
 
 def _first(trials, n):
-    return Trial(*(v[:n] for v in trials))
+    return jax.tree.map(lambda v: v[:n], trials)
 
 
 def test_chunk_shrinks_until_the_program_fits_the_memory_budget(reference, monkeypatch):
@@ -195,7 +195,7 @@ def test_no_compilation_inside_the_timed_run(strategy):
     x = FEATURES.select_maps(("bass", "drums", "other"))
     splits = make_splits(FEATURES.labels, seeds, n_classes=3, test_fraction=config.test_fraction)
     runner = TrialRunner(MODEL, 3, config, strategy=strategy, devices=jax.devices()[:1])
-    trials = engine.stack_trials(seeds, splits)
+    trials = engine.stack_trials(seeds, splits, Hyperparameters.from_config(config, len(seeds)))
     data = runner.place_data(trial_data(x, FEATURES.labels))
     runner.compiled(trials, data)
     compiles = []

@@ -12,7 +12,7 @@ from jaxsep.audio.layouts import discover
 from jaxsep.cache import Cache
 from jaxsep.cli import audio as cli_audio
 from jaxsep.constants import MAPS, SEGMENT_SAMPLES, STEMS
-from jaxsep.errors import AudioError, DatasetError
+from jaxsep.errors import AudioError, ConfigError, DatasetError
 from jaxsep.features.extract import FeatureOptions, featurize, song_maps
 from jaxsep.features.file import load_features
 from jaxsep.features.logmel import log_mel
@@ -223,3 +223,25 @@ def test_no_usable_class_is_an_error(tmp_path):
     with pytest.raises(DatasetError, match="no class has two usable songs"):
         featurize(songs[:3:2], out=tmp_path / "f.npz", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"),
                   options=FeatureOptions(start=0.0))
+
+
+def test_several_segments_per_song_become_rows_of_one_song(tmp_path):
+    for label, freq in (("a", 220.0), ("b", 660.0)):
+        for index in range(2):
+            write(tmp_path / "data" / label / f"s{index}.wav", tone(23.0, seed=index, freq=freq))
+    (tmp_path / "data" / "a" / "short.wav").parent.mkdir(exist_ok=True)
+    write(tmp_path / "data" / "a" / "short.wav", tone(SECONDS, seed=5, freq=220.0))
+    songs, _ = discover(tmp_path / "data")
+    separator = FixedGainSeparator()
+    run = featurize(songs, out=tmp_path / "f.npz", separator=separator, cache=Cache(tmp_path / "c"),
+                    options=FeatureOptions(segments_per_song=2, dtype="float32"))
+    features = load_features(run.path)
+    assert features.n_rows == 8 and features.n_songs == 4 and features.segments_per_song == 2
+    assert features.song_ids[:2] == ("a/s0@0", "a/s0@1") and features.song_names[0] == "a/s0"
+    assert features.segment_song.tolist() == [0, 0, 1, 1, 2, 2, 3, 3] and separator.calls == 8
+    starts = features.meta["starts"]["a/s0"]
+    assert len(starts) == 2 and abs(starts[0] - starts[1]) >= SEGMENT_SAMPLES / 22_050 - 1e-6
+    assert [p.problem for p in run.problems if "short" in p.file] == [
+        "too short for 2 segments of 10.63 s (11.00 s)"]
+    with pytest.raises(ConfigError, match="segments per song must be >= 1"):
+        FeatureOptions(segments_per_song=0)

@@ -146,6 +146,72 @@ def song_start(song: Song, *, cache: Cache, start: float | None, pad: bool) -> f
     return picked
 
 
+def pick_starts(scores: np.ndarray, count: int, width: int) -> list[int]:
+    """``count`` non-overlapping windows, best first: each time the highest-scoring window (earliest on a tie)
+    that overlaps none chosen and still leaves room for the windows yet to choose; fewer when the scores'
+    span cannot hold ``count``.
+
+    Args:
+      scores: one score per window start, ``(starts,)`` (:func:`drop_scores`); the span is ``starts - 1 + width``.
+      count: windows wanted.
+      width: a window's length in score entries.
+    """
+    span = len(scores) - 1 + width
+
+    def room(starts: list[int]) -> int:
+        """Windows that still fit in the gaps around ``starts``."""
+        edges = [0] + [e for s in sorted(starts) for e in (s, s + width)] + [span]
+        return sum((end - begin) // width for begin, end in zip(edges[::2], edges[1::2]))
+
+    chosen: list[int] = []
+    for left in range(min(count, span // width) - 1, -1, -1):
+        for start in np.argsort(-scores, kind="stable"):
+            start = int(start)
+            if all(abs(start - c) >= width for c in chosen) and room(chosen + [start]) >= left:
+                chosen.append(start)
+                break
+        else:
+            break
+    return chosen
+
+
+def song_starts(song: Song, *, cache: Cache, start: float | None, pad: bool, count: int) -> list[float]:
+    """``count`` non-overlapping segment starts of a song (seconds), the best first.
+
+    With a start of its own (or ``start``), the segments follow each other from there; else the drop and then
+    the next best windows by the same score (cached by audio content). One segment is :func:`song_start`.
+
+    Raises:
+      AudioError: the song is too short for ``count`` segments (padding is only for one).
+    """
+    if count == 1:
+        return [song_start(song, cache=cache, start=start, pad=pad)]
+    info = audio_info(song.path)
+    fits = int((info.duration + _SLACK_SECONDS) // SEGMENT_SECONDS)
+    chosen = song.start if song.start is not None else start
+    if chosen is not None:
+        starts = [float(chosen) + k * SEGMENT_SECONDS for k in range(count)]
+        for begin in starts:
+            resolve_start(song.path, start=begin, pad=False, info=info)
+        return starts
+    if fits < count:
+        raise AudioError(song.path, f"too short for {count} segments of {SEGMENT_SECONDS:.2f} s "
+                                    f"({info.duration:.2f} s)")
+    key = cache_key(kind="starts", audio=cache.file_digest(song.path), rule=DROP_RULE, segment=SEGMENT_SAMPLES,
+                    count=count)
+    cached = cache.load("start", key)
+    if cached is not None:
+        return [float(s) for s in cached["starts"]]
+    audio, _ = load_audio(song.path, sample_rate=SAMPLE_RATE, mono=True)
+    scores = drop_scores(audio[0])
+    picked = pick_starts(scores, count, SEGMENT_SAMPLES // HOP_LENGTH)
+    if len(picked) < count:
+        raise AudioError(song.path, f"too short for {count} non-overlapping segments ({info.duration:.2f} s)")
+    starts = [s * HOP_LENGTH / SAMPLE_RATE for s in picked]
+    cache.save("start", key, {"starts": np.array(starts, np.float64)})
+    return starts
+
+
 def load_segment(
     path: str | os.PathLike,
     *,

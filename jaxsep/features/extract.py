@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..audio.segments import DROP_RULE, song_start
+from ..audio.segments import DROP_RULE, song_start, song_starts
 from ..audio.songs import (
     Problem,
     Progress,
@@ -43,7 +43,7 @@ from ..constants import (
     SEGMENT_SAMPLES,
     SEGMENT_SECONDS,
 )
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
 
 # The separation package imports torch only when demucs runs, so the front end stays torch-free.
 from ..separation.base import Separator
@@ -65,6 +65,8 @@ class FeatureOptions:
       n_fft, hop_length, n_mels: mel parameters (the paper's by default).
       dtype: storage type of the maps in the feature file (``float16`` halves the file; 0.03 dB steps).
       stem_tolerance_db: given stems must add up to the mix with a residual this many dB below the mix.
+      segments_per_song: non-overlapping segments taken from each song (the drop first, then the next best);
+        1 is the paper's protocol. A song too short for them is skipped.
     """
 
     start: float | None = None
@@ -75,6 +77,11 @@ class FeatureOptions:
     n_mels: int = N_MELS
     dtype: str = "float16"
     stem_tolerance_db: float = 20.0
+    segments_per_song: int = 1
+
+    def __post_init__(self):
+        if self.segments_per_song < 1:
+            raise ConfigError(f"segments per song must be >= 1, got {self.segments_per_song}")
 
 
 def featurize(
@@ -99,8 +106,8 @@ def featurize(
       progress: callbacks; ``None`` for none.
 
     Returns:
-      A :class:`~jaxsep.audio.songs.SongRun`; the file holds ``mels`` of shape ``(songs, n_mels, frames, 6)``
-      with maps in :data:`~jaxsep.constants.MAPS` order, ``frames = 458`` for the default hop.
+      A :class:`~jaxsep.audio.songs.SongRun`; the file holds ``mels`` of shape ``(songs · segments, n_mels,
+      frames, 6)`` with maps in :data:`~jaxsep.constants.MAPS` order, ``frames = 458`` for the default hop.
 
     Raises:
       JaxsepError: the first problem when ``options.strict``; DatasetError when no class keeps two songs.
@@ -109,12 +116,12 @@ def featurize(
     if options.strict and problems:
         raise DatasetError(problems[0].file, problems[0].problem)
 
-    def maps_of(song: Song) -> tuple[np.ndarray, float]:
-        return song_maps(song, separator=separator, cache=cache, options=options, progress=progress)
+    def maps_of(song: Song) -> tuple[list[np.ndarray], list[float]]:
+        return song_segment_maps(song, separator=separator, cache=cache, options=options, progress=progress)
 
     finished, failed = for_each_song(songs, maps_of, strict=options.strict, progress=progress)
     problems += failed
-    done = [(song, maps, start) for song, (maps, start) in finished]
+    done = [(song, maps, starts) for song, (maps, starts) in finished]
     kept, small = drop_small_classes([song for song, _, _ in done], where=out)
     problems += small
     if not kept:
@@ -122,22 +129,39 @@ def featurize(
     kept_ids = {song.song_id for song in kept}
     done = [entry for entry in done if entry[0].song_id in kept_ids]
     classes = sorted({song.label for song, _, _ in done})
+    k = options.segments_per_song
     path = save_features(
         out,
-        mels=np.stack([maps for _, maps, _ in done]).astype(options.dtype),
+        mels=np.stack([segment for _, maps, _ in done for segment in maps]).astype(options.dtype),
         maps=MAPS,
-        labels=np.array([classes.index(song.label) for song, _, _ in done], dtype=np.int32),
+        labels=np.repeat([classes.index(song.label) for song, _, _ in done], k).astype(np.int32),
         classes=classes,
-        song_ids=[song.song_id for song, _, _ in done],
+        song_ids=[song.song_id if k == 1 else f"{song.song_id}@{i}" for song, _, _ in done for i in range(k)],
         meta=_meta(separator, options, done, problems),
+        segment_song=None if k == 1 else np.repeat(np.arange(len(done)), k),
     )
     return SongRun(path=path, song_ids=[song.song_id for song, _, _ in done], problems=problems)
 
 
-def song_maps(
+def song_segment_maps(
     song: Song, *, separator: Separator | str, cache: Cache, options: FeatureOptions, progress: Progress | None = None
+) -> tuple[list[np.ndarray], list[float]]:
+    """The maps of each of a song's ``options.segments_per_song`` segments (:func:`song_maps` each) and their
+    starts (s), the drop first."""
+    starts = song_starts(song, cache=cache, start=options.start, pad=options.pad, count=options.segments_per_song)
+    maps = [song_maps(song, separator=separator, cache=cache, options=options, progress=progress, start=start)[0]
+            for start in starts]
+    return maps, starts
+
+
+def song_maps(
+    song: Song, *, separator: Separator | str, cache: Cache, options: FeatureOptions, progress: Progress | None = None,
+    start: float | None = None,
 ) -> tuple[np.ndarray, float]:
     """One song's maps, from the cache when possible.
+
+    Args:
+      start: the segment's start (s); default: the song's own, ``options.start``, or the drop.
 
     Returns:
       ``(maps, start)``: float32 maps of shape ``(n_mels, frames, len(MAPS))`` and the segment's start (s).
@@ -146,7 +170,8 @@ def song_maps(
       JaxsepError: the song cannot be used (AudioError naming the file and the problem).
     """
     progress = progress or Progress()
-    start = song_start(song, cache=cache, start=options.start, pad=options.pad)
+    if start is None:
+        start = song_start(song, cache=cache, start=options.start, pad=options.pad)
     identity = separator_identity(song, separator, cache.file_digest, options.stem_tolerance_db)
     stems_key = cache_key(
         kind="stems", audio=cache.file_digest(song.path), start=round(start, 6), segment_samples=SEGMENT_SAMPLES,
@@ -189,6 +214,8 @@ def _meta(separator: Separator | str, options: FeatureOptions, done: list, probl
         "segment_samples": SEGMENT_SAMPLES, "segment_seconds": SEGMENT_SECONDS, "start_rule": DROP_RULE,
         "options": asdict(options), "framing": FRAMING,
         "db": {"ref_power": REF_POWER, "amin": AMIN, "top_db": None},
-        "starts": {song.song_id: round(start, 6) for song, _, start in done},
+        "segments_per_song": options.segments_per_song,
+        "starts": {song.song_id: [round(s, 6) for s in starts] if len(starts) > 1 else round(starts[0], 6)
+                   for song, _, starts in done},
         "skipped": [[p.file, p.problem] for p in problems],
     }

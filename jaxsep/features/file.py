@@ -11,10 +11,14 @@ maps       str ``(maps,)``                             names of the channels, ea
                                                        :data:`jaxsep.constants.MAPS`
 labels     int ``(songs,)``                            class index of each song
 classes    str ``(n_classes,)``                        class names, indexed by ``labels``
-song_ids   str ``(songs,)``                            one identifier per song (unique)
+song_ids   str ``(songs,)``                            one identifier per row (unique)
 meta       str ``()`` (JSON)                           at least sample_rate, n_fft, hop_length,
                                                        n_mels, separator, format_version
 =========  ==========================================  ==============================================
+
+With several segments per song (``jaxsep features --segments-per-song K``) each row is one segment, the ids
+are ``<song>@<k>``, and the optional key ``segment_song`` (int ``(rows,)``) gives the song of each row:
+every song has ``K`` rows, all with its label. Trials split songs, never segments (:mod:`jaxsep.training`).
 
 :func:`load_features` validates all of it and raises :class:`~jaxsep.errors.FeatureFileError` naming the
 file and the problem; :func:`save_features` writes atomically (temporary file, then rename).
@@ -38,6 +42,8 @@ from ..errors import FeatureFileError
 
 REQUIRED_META = ("sample_rate", "n_fft", "hop_length", "n_mels", "separator", "format_version")
 _KEYS = ("mels", "maps", "labels", "classes", "song_ids", "meta")
+#: The optional key of files with several segments per song.
+SEGMENT_SONG = "segment_song"
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,16 @@ class FeatureSet:
     """Validated contents of a feature file.
 
     Attributes:
-      mels: log-mel spectrograms, shape ``(songs, n_mels, frames, maps)``, float16 or float32.
+      mels: log-mel spectrograms, shape ``(rows, n_mels, frames, maps)``, float16 or float32; a row is a song,
+        or one of its segments.
       maps: channel names, ``len(maps) == mels.shape[-1]``.
-      labels: int32 class indices, shape ``(songs,)``.
+      labels: int32 class indices, shape ``(rows,)``.
       classes: class names.
-      song_ids: one identifier per song.
+      song_ids: one identifier per row.
       meta: feature parameters and provenance (see :data:`REQUIRED_META`).
       path: where it was loaded from (``None`` for an in-memory set).
+      segment_song: the song of each row, int ``(rows,)``, when songs have several segments; ``None``: one row
+        per song.
     """
 
     mels: np.ndarray
@@ -61,10 +70,37 @@ class FeatureSet:
     song_ids: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    segment_song: np.ndarray | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.mels.shape[0])
 
     @property
     def n_songs(self) -> int:
-        return int(self.mels.shape[0])
+        return self.n_rows if self.segment_song is None else int(self.segment_song.max()) + 1
+
+    @property
+    def segments_per_song(self) -> int:
+        return self.n_rows // self.n_songs
+
+    @property
+    def song_rows(self) -> np.ndarray:
+        """The rows of each song, int ``(songs, segments_per_song)`` (``[[0], [1], ...]`` for one per song)."""
+        if self.segment_song is None:
+            return np.arange(self.n_rows)[:, None]
+        return np.argsort(self.segment_song, kind="stable").reshape(self.n_songs, self.segments_per_song)
+
+    @property
+    def song_labels(self) -> np.ndarray:
+        """The label of each song, ``(songs,)``."""
+        return self.labels[self.song_rows[:, 0]]
+
+    @property
+    def song_names(self) -> tuple[str, ...]:
+        """One id per song: the row ids without their ``@k`` segment suffix."""
+        first = [self.song_ids[row] for row in self.song_rows[:, 0]]
+        return tuple(first if self.segment_song is None else (name.rsplit("@", 1)[0] for name in first))
 
     @property
     def n_classes(self) -> int:
@@ -89,6 +125,9 @@ class FeatureSet:
         keep = np.isin(self.labels, old)
         relabel = np.full(self.n_classes, -1, np.int32)
         relabel[old] = np.arange(len(old))
+        segment_song = None
+        if self.segment_song is not None:  # renumber the kept songs 0, 1, ...
+            segment_song = np.unique(self.segment_song[keep], return_inverse=True)[1].astype(np.int32)
         return FeatureSet(
             mels=self.mels[keep],
             maps=self.maps,
@@ -97,11 +136,12 @@ class FeatureSet:
             song_ids=tuple(s for s, k in zip(self.song_ids, keep) if k),
             meta={**self.meta, "classes_selected": list(names)},
             path=self.path,
+            segment_song=segment_song,
         )
 
     def class_counts(self) -> np.ndarray:
         """Songs per class, shape ``(n_classes,)``."""
-        return np.bincount(self.labels, minlength=self.n_classes)
+        return np.bincount(self.song_labels, minlength=self.n_classes)
 
 
 def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -> FeatureSet:
@@ -152,10 +192,28 @@ def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -
         fail(f"'meta' lacks {missing_meta}")
     if int(features.meta["n_mels"]) != n_mels:
         fail(f"'meta' says n_mels={features.meta['n_mels']} but 'mels' has {n_mels}")
+    if features.segment_song is not None:
+        _validate_segments(features, fail)
     if not np.isfinite(mels).all():
         song = int(np.nonzero(~np.isfinite(mels).reshape(n_songs, -1).all(axis=1))[0][0])
         fail(f"'mels' holds NaN or infinite values (first in song {song}, id {features.song_ids[song]!r})")
     return features
+
+
+def _validate_segments(features: FeatureSet, fail) -> None:
+    """``segment_song``: ints ``(rows,)``, songs numbered ``0..n-1``, each with the same number of rows, all of
+    one label."""
+    segment_song = features.segment_song
+    if not isinstance(segment_song, np.ndarray) or segment_song.shape != features.labels.shape:
+        fail(f"'segment_song' must have shape {features.labels.shape}, got {getattr(segment_song, 'shape', None)}")
+    if not np.issubdtype(segment_song.dtype, np.integer) or segment_song.min() < 0:
+        fail("'segment_song' must hold song numbers 0, 1, ...")
+    counts = np.bincount(segment_song)
+    if counts.min() == 0 or len(set(counts.tolist())) != 1:
+        fail(f"every song needs the same number of segments; counts range {counts.min()} to {counts.max()}")
+    rows = np.argsort(segment_song, kind="stable").reshape(len(counts), -1)
+    if np.any(features.labels[rows] != features.labels[rows[:, :1]]):
+        fail("the segments of a song carry different labels")
 
 
 def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) -> FeatureSet:
@@ -181,6 +239,7 @@ def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) ->
             if missing:
                 raise FeatureFileError(path, f"not a jaxsep feature file: missing key(s) {missing}")
             arrays = {k: archive[k] for k in _KEYS}
+            segment_song = archive[SEGMENT_SONG] if SEGMENT_SONG in archive.files else None
     except FeatureFileError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
@@ -199,9 +258,11 @@ def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) ->
         song_ids=tuple(str(s) for s in np.atleast_1d(arrays["song_ids"])),
         meta=meta,
         path=str(path),
+        segment_song=segment_song,
     )
     validate_features(features, required_maps)
-    return dataclasses.replace(features, labels=features.labels.astype(np.int32))
+    return dataclasses.replace(features, labels=features.labels.astype(np.int32),
+                               segment_song=None if segment_song is None else segment_song.astype(np.int32))
 
 
 def save_features(
@@ -213,13 +274,14 @@ def save_features(
     classes: Iterable[str],
     song_ids: Iterable[str],
     meta: dict[str, Any],
+    segment_song: np.ndarray | None = None,
 ) -> Path:
     """Validates and writes a feature file atomically (temporary file in the same folder, then rename).
 
     Args:
-      mels: shape ``(songs, n_mels, frames, maps)``, float16 or float32.
-      maps, labels, classes, song_ids, meta: see the module docstring; ``format_version`` is added to
-        ``meta`` when absent.
+      mels: shape ``(rows, n_mels, frames, maps)``, float16 or float32.
+      maps, labels, classes, song_ids, meta, segment_song: see the module docstring; ``format_version`` is
+        added to ``meta`` when absent.
 
     Returns:
       The written path.
@@ -234,6 +296,7 @@ def save_features(
         song_ids=tuple(song_ids),
         meta=meta,
         path=str(path),
+        segment_song=None if segment_song is None else np.asarray(segment_song),
     )
     validate_features(features)
     with atomic_path(path, suffix=".tmp.npz") as temporary, temporary.open("wb") as stream:
@@ -245,5 +308,6 @@ def save_features(
             classes=np.array(features.classes, dtype=str),
             song_ids=np.array(features.song_ids, dtype=str),
             meta=np.array(json.dumps(meta, sort_keys=True)),
+            **({} if features.segment_song is None else {SEGMENT_SONG: features.segment_song.astype(np.int32)}),
         )
     return path

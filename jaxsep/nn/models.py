@@ -105,13 +105,15 @@ class GenreCNN(nn.Module):
     shifted_weight_grad: bool = False
 
     @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None,
+                 dropout_rate: float | jax.Array | None = None) -> jax.Array:
         """Logits for a batch.
 
         Args:
           x: log-mel maps, shape ``(batch, mel, time, channel)``.
           train: batch statistics and dropout when True; running statistics and no dropout when False.
           mask: ``(batch,)`` 1 for real rows, 0 for padding (batch-norm statistics ignore padding).
+          dropout_rate: overrides ``dropout`` for this call (may be traced: a per-trial hyperparameter).
 
         Returns:
           logits, shape ``(batch, n_classes)``.
@@ -122,7 +124,7 @@ class GenreCNN(nn.Module):
                 self.shifted_weight_grad, name=f"block{index + 1}"
             )(x, train=train, mask=mask)
         x = x.reshape(x.shape[0], -1)
-        x = Dropout(self.dropout)(x, deterministic=not train)
+        x = Dropout(self.dropout)(x, deterministic=not train, rate=dropout_rate)
         return nn.Dense(self.n_classes, name="dense")(x)
 
 

@@ -1,12 +1,14 @@
-"""The run folder: ``results.json``, ``table.md``, ``table.csv``, ``f1_distributions.png``, written atomically.
+"""The run folder: ``results.json``, ``table.md``, ``table.csv`` and the figures, written atomically.
 
 Files are written into a hidden sibling folder which is renamed into place only when complete, so an
-interrupted run never leaves a folder that looks finished. ``results.json`` marks a finished run.
+interrupted run never leaves a folder that looks finished. ``results.json`` marks a finished run; a folder
+written by an earlier jaxsep (``format_version`` 1) is read by upgrading its records (:func:`upgrade_results`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import shutil
@@ -14,11 +16,28 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import RunFolderError
-from .figures import plot_f1_distributions
+import numpy as np
+
+from ..errors import FeatureFileError, RunFolderError
+from ..features.file import FeatureSet, load_features
+from ..training.experiment import RESULTS_FORMAT_VERSION
+from ..training.outcomes import METRICS, class_f1, selected_epochs
+from .figures import (
+    STACK_MAPS,
+    plot_confusion,
+    plot_f1_distributions,
+    plot_feature_stacks,
+    plot_learning_curves,
+)
+from .html import report_html
 from .tables import table_csv, table_markdown, table_rows
 
 RESULTS = "results.json"
+REPORT = "report.html"
+STACKS = "feature_stacks.png"
+#: The figures of a run folder: file name → plotting function.
+FIGURES = {"f1_distributions.png": plot_f1_distributions, "learning_curves.png": plot_learning_curves,
+           "confusion.png": plot_confusion}
 
 
 def check_out_dir(out: Path, *, overwrite: bool) -> None:
@@ -36,28 +55,38 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
     raise RunFolderError(f"{out}: already holds {what}; pass --overwrite to replace it")
 
 
-def _json_safe(value):
+def json_safe(value):
     """NaN/inf → None so results.json is strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
-def _write_report_files(folder: Path, results: dict) -> None:
+def _save(axes, path: Path) -> None:
     import matplotlib.pyplot as plt
 
+    figure = np.asarray(axes, dtype=object).reshape(-1)[0].figure
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _write_report_files(folder: Path, results: dict, features: FeatureSet | None = None,
+                        name: str | None = None) -> None:
+    """Tables, figures (the feature stacks when ``features`` holds the stem maps) and ``report.html`` (titled
+    ``name``, default the folder's)."""
     rows = table_rows(results)
     (folder / "table.md").write_text(table_markdown(results, rows))
     (folder / "table.csv").write_text(table_csv(rows))
-    axes = plot_f1_distributions(results)
-    figure = axes[0].figure
-    figure.tight_layout()
-    figure.savefig(folder / "f1_distributions.png", dpi=120)
-    plt.close(figure)
+    for file_name, plot in FIGURES.items():
+        _save(plot(results), folder / file_name)
+    if features is not None and all(m in features.maps for m in ("mix", *STACK_MAPS)):
+        _save(plot_feature_stacks(features), folder / STACKS)
+    (folder / REPORT).write_text(report_html(folder, results, name=name), encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -86,44 +115,97 @@ def staged_folder(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_run_files(folder: Path, results: dict) -> None:
-    """Writes ``results.json`` and the report files into an existing (staging) folder."""
+def write_run_files(folder: Path, results: dict, features: FeatureSet | None = None, *,
+                    name: str | None = None) -> None:
+    """Writes ``results.json`` and the report files into an existing (staging) folder; with ``features`` (the
+    run's feature set) the report also shows its feature stacks; ``name`` titles the report (default: the
+    folder's name)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / RESULTS).write_text(json.dumps(_json_safe(results), indent=1))
-    _write_report_files(folder, results)
+    (folder / RESULTS).write_text(json.dumps(json_safe(results), indent=1))
+    _write_report_files(folder, results, features, name)
 
 
-def write_run(out: Path, results: dict, *, overwrite: bool = False) -> Path:
-    """Writes a finished run atomically and returns its folder.
+def write_run(out: Path, results: dict, *, features: FeatureSet | None = None, overwrite: bool = False) -> Path:
+    """Writes a finished run atomically and returns its folder (``features``: see :func:`write_run_files`).
 
     Raises:
       RunFolderError: see :func:`check_out_dir`.
     """
     with staged_folder(out, overwrite=overwrite) as staging:
-        write_run_files(staging, results)
+        write_run_files(staging, results, features, name=Path(out).name)
     return Path(out)
 
 
 def load_results(run: Path) -> dict:
-    """Reads ``results.json`` of a run folder; RunFolderError if missing or unreadable."""
+    """Reads ``results.json`` of a run folder, upgraded to the current layout (:func:`upgrade_results`).
+
+    Raises:
+      RunFolderError: missing, unreadable, or written in a layout this jaxsep cannot read.
+    """
     path = Path(run) / RESULTS
     if not path.is_file():
         raise RunFolderError(f"{run}: no {RESULTS} (not a finished jaxsep run)")
     try:
-        return json.loads(path.read_text())
+        results = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RunFolderError(f"{path}: not valid JSON ({error})") from error
+    return upgrade_results(results, where=path)
+
+
+def upgrade_results(results: dict, *, where: str | Path = "<results>") -> dict:
+    """``results`` in the layout of :data:`RESULTS_FORMAT_VERSION`; version 1 is upgraded from its own records.
+
+    Version 1 kept each trial's per-epoch history and predictions, so its split sizes, every selection rule's
+    epoch and the per-class F1 are recomputed; its divergence was not recorded (the table says so with "–").
+    The upgraded dict says ``"upgraded_from": 1``.
+
+    Raises:
+      RunFolderError: a version newer than this jaxsep, or one it does not know.
+    """
+    version = results.get("format_version", 1)
+    if version == RESULTS_FORMAT_VERSION:
+        return results
+    if version != 1:
+        raise RunFolderError(f"{where}: results format_version {version}; this jaxsep reads versions 1 to "
+                             f"{RESULTS_FORMAT_VERSION} (a newer jaxsep wrote it?)")
+    upgraded = copy.deepcopy(results)
+    n_classes = len(upgraded["data"]["classes"])
+    first = next(iter(upgraded["models"].values()))["trials"][0]
+    n_test, n_validation = len(first["test_songs"]), len(first.get("validation_songs", []))
+    upgraded["split"] = {"train": upgraded["data"]["songs"] - n_test - n_validation, "test": n_test,
+                         "validation": n_validation}
+    for entry in upgraded["models"].values():
+        for record in entry["trials"]:
+            if record["failed"]:
+                continue
+            history = {k: np.asarray(v, dtype=np.float64) for k, v in record["epochs"].items()}
+            record["selections"] = {
+                rule: {"epoch": epoch, **{m: float(history[f"test_{m}"][epoch]) for m in METRICS}}
+                for rule, epoch in selected_epochs(history).items()
+            }
+            record["class_f1"] = class_f1(record["true_labels"], record["predicted_labels"], n_classes)
+    upgraded["format_version"] = RESULTS_FORMAT_VERSION
+    upgraded["upgraded_from"] = version
+    return upgraded
 
 
 def rebuild_report(run: Path) -> dict:
-    """Rewrites ``table.md``, ``table.csv`` and the figure of a run folder from its ``results.json``."""
+    """Rewrites the tables, figures and report of a run folder from its ``results.json`` (any readable
+    version); the feature stacks are redrawn when the run's feature file is still where it was."""
     results = load_results(run)
-    _write_report_files(Path(run), _restore_nan(results))
+    features = None
+    path = results.get("data", {}).get("path")
+    if path and Path(path).is_file():
+        try:
+            features = load_features(path)
+        except FeatureFileError:
+            features = None  # changed since the run: keep the picture the run drew
+    _write_report_files(Path(run), _restore_nan(results), features)
     return results
 
 
 def _restore_nan(value):
-    """None → NaN where results.json stored a non-finite number (inverse of :func:`_json_safe` for
+    """None → NaN where results.json stored a non-finite number (inverse of :func:`json_safe` for
     metric values)."""
     if value is None:
         return math.nan

@@ -47,6 +47,7 @@ from ..errors import ConfigError
 from ..nn.models import build_network, get_spec
 from .trainer import (
     History,
+    Hyperparameters,
     SteppedTrial,
     Trial,
     TrialData,
@@ -128,16 +129,16 @@ def trial_keys(seeds: Sequence[int]) -> np.ndarray:
     return np.stack([np.asarray(jax.random.PRNGKey(int(s))) for s in seeds])
 
 
-def stack_trials(seeds: Sequence[int], splits: dict[str, np.ndarray]) -> Trial:
+def stack_trials(seeds: Sequence[int], splits: dict[str, np.ndarray], hyper: Hyperparameters) -> Trial:
     """The :class:`~jaxsep.training.trainer.Trial` of every seed, stacked on a leading ``(trials,)`` axis
-    (numpy arrays), from :func:`jaxsep.training.splits.make_splits`' ``splits``."""
+    (numpy arrays), from :func:`jaxsep.training.splits.make_splits`' ``splits`` and per-trial ``hyper``."""
     return Trial(key=trial_keys(seeds), train=splits["train"], test=splits["test"],
-                 validation=splits["validation"], class_weights=splits["class_weights"])
+                 validation=splits["validation"], class_weights=splits["class_weights"], hyper=hyper)
 
 
 def _take(trials: Trial, index) -> Trial:
     """The trial(s) at ``index`` (an int, a slice or an index array) of stacked trials."""
-    return Trial(*(field_[index] for field_ in trials))
+    return jax.tree.map(lambda leaf: leaf[index], trials)
 
 
 def n_trials_of(trials: Trial) -> int:
@@ -166,14 +167,16 @@ class EngineReport:
 # typed: ``unroll=True`` (full) and ``unroll=1`` (rolled) are equal as dict keys but different programs.
 @functools.lru_cache(maxsize=32, typed=True)
 def _program(separable: bool, n_classes: int, config: TrainConfig, lowering: Lowering, devices: tuple,
-             unroll, steps_per_call: int):
+             unroll, steps_per_call: int, keep_state: bool, segments_per_song: int):
     """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
     it and its compilations."""
     options = compiler_options(devices[0].platform)
     network = build_network(separable, n_classes, config, shifted_weight_grad=lowering.shifted_weight_grad)
     if lowering.stepped:
-        return SteppedTrial(network, config, options, steps_per_call)
-    trial_fn = make_train_trial(network, config, unroll=unroll)
+        return SteppedTrial(network, config, options, steps_per_call, keep_state=keep_state,
+                            segments_per_song=segments_per_song)
+    trial_fn = make_train_trial(network, config, unroll=unroll, keep_state=keep_state,
+                                segments_per_song=segments_per_song)
     if lowering.per_trial:
         return jax.jit(trial_fn, compiler_options=options)
 
@@ -215,10 +218,13 @@ class TrialRunner:
       unroll: unroll of the epoch/batch scans of the scanned lowerings (default: :func:`default_unroll`).
       steps_per_call: training steps per jitted call of ``"stepped"`` (default :data:`STEPS_PER_CALL`).
       steps_per_trial: training steps of one trial, for ``"auto"`` (see :func:`resolve_strategy`).
+      keep_state: return each trial's trained variables too (``history["final"]``).
+      segments_per_song: rows per song in the trials' index arrays (test metrics score songs).
     """
 
     def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=None,
-                 steps_per_call: int | None = None, steps_per_trial: int | None = None):
+                 steps_per_call: int | None = None, steps_per_trial: int | None = None, keep_state: bool = False,
+                 segments_per_song: int = 1):
         self.spec = get_spec(model_name)
         devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
         self.strategy = resolve_strategy(strategy, devices[0].platform, steps_per_trial)
@@ -229,7 +235,8 @@ class TrialRunner:
         elif unroll is None:
             unroll = default_unroll(devices[0].platform)
         steps_per_call = (steps_per_call or STEPS_PER_CALL) if self.lowering.stepped else 0
-        self._key = (self.spec.separable, n_classes, config, self.lowering, self.devices, unroll, steps_per_call)
+        self._key = (self.spec.separable, n_classes, config, self.lowering, self.devices, unroll, steps_per_call,
+                     keep_state, segments_per_song)
         self._program = _program(*self._key)
         self.mesh = _trial_mesh(self.devices)
         self.compile_seconds = 0.0
@@ -253,7 +260,7 @@ class TrialRunner:
         """The compiled program for these shapes (compiled once per process, timed)."""
         if self.lowering.per_trial:
             trials = _take(trials, 0)
-        key = (self._key, type(self._key[-2]), _signature(trials), _signature(data))
+        key = (self._key, type(self._key[5]), _signature(trials), _signature(data))  # [5]: unroll (True vs 1)
         if key not in _EXECUTABLES:
             start = time.perf_counter()
             if self.lowering.stepped:
@@ -282,13 +289,13 @@ class TrialRunner:
             # Slice the trials on the host: indexing a device array compiles a small program per array shape
             # on first use, which would land inside the timed run. Then dispatch every trial before waiting
             # on any: the host never idles the device between trials.
-            host = Trial(*(np.asarray(v) for v in trials))
+            host = jax.tree.map(np.asarray, trials)
             outs = [program(self._place_trials(_take(host, t)), data) for t in range(n_trials_of(host))]
             for done, out in enumerate(outs, 1):
                 jax.block_until_ready(out)
                 if on_trial is not None:
                     on_trial(done)
-            return {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+            return jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *outs)
         out = jax.tree.map(np.asarray, jax.block_until_ready(program(self._place_trials(trials), data)))
         if on_trial is not None:
             on_trial(n_trials_of(trials))
@@ -358,6 +365,9 @@ def run_trials(
     devices=None,
     unroll: int | bool | None = None,
     steps_per_call: int | None = None,
+    hyper: Hyperparameters | None = None,
+    keep_state: bool = False,
+    segments_per_song: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> EngineReport:
     """Trains every trial of one model.
@@ -376,6 +386,11 @@ def run_trials(
       devices: devices to shard over (default: all local devices).
       unroll: epoch/batch scan unroll of the scanned lowerings (default: full on CPU, none elsewhere).
       steps_per_call: training steps per jitted call of ``"stepped"`` (default :data:`STEPS_PER_CALL`).
+      hyper: per-trial :class:`~jaxsep.training.trainer.Hyperparameters`, each ``(trials,)``; default: the
+        values of ``config`` for every trial (a sweep passes its grid here).
+      keep_state: also return every trial's trained variables, ``history["final"]`` (for saved models).
+      segments_per_song: K when ``splits`` hold K consecutive rows per song (:func:`jaxsep.training.splits.rows_of`);
+        test and validation metrics then score songs by the mean of their segments' probabilities.
       progress: called with the number of trials finished after each chunk (or trial).
 
     Returns:
@@ -389,9 +404,11 @@ def run_trials(
     devices = devices[: max(1, min(len(devices), n_trials, trials_per_chunk or n_trials))]
     steps_per_trial = config.epochs * math.ceil(splits["train"].shape[1] / config.batch_size)
     runner = TrialRunner(model_name, n_classes, config, strategy=strategy, devices=devices, unroll=unroll,
-                         steps_per_call=steps_per_call, steps_per_trial=steps_per_trial)
+                         steps_per_call=steps_per_call, steps_per_trial=steps_per_trial, keep_state=keep_state,
+                         segments_per_song=segments_per_song)
     data = runner.place_data(trial_data(x, labels))
-    trials = stack_trials(seeds, splits)
+    hyper = Hyperparameters.from_config(config, n_trials) if hyper is None else hyper
+    trials = stack_trials(seeds, splits, hyper)
     if trials_per_chunk is None:
         chunk = choose_chunk(runner, trials, data, n_trials)
     else:
@@ -406,8 +423,8 @@ def run_trials(
         report = None if progress is None else (lambda done, start=start: progress(start + min(done, n_part)))
         out = runner.run(padded, data, on_trial=report)
         run_seconds += time.perf_counter() - begin
-        pieces.append({k: v[:n_part] for k, v in out.items()})
-    history = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+        pieces.append(jax.tree.map(lambda leaf, n=n_part: leaf[:n], out))
+    history = jax.tree.map(lambda *leaves: np.concatenate(leaves), *pieces)
     return EngineReport(
         history=history,
         compile_seconds=runner.compile_seconds,

@@ -1,9 +1,10 @@
 """The paper's experiment: every chosen model over the same trial splits, scored per the protocol.
 
-Returns plain JSON-ready dicts; :mod:`jaxsep.results.run_folder` writes them. Epoch selection: the reported metrics
-of a trial are those of the epoch with minimum test loss (``select_on="test"``, the paper) or minimum
-validation loss (``select_on="validation"``); last-epoch metrics are kept too. A trial whose loss is ever
-NaN or infinite is marked failed with the first such epoch and left out of the statistics.
+Returns plain JSON-ready dicts; :mod:`jaxsep.results.run_folder` writes them. Each trial's record holds its
+per-epoch history and what :mod:`jaxsep.training.outcomes` reads from it: the epoch of every selection rule
+(minimum test loss, the paper's; the last epoch; minimum validation loss when a validation part is held out),
+the one reported as ``chosen`` (``select_on``), divergence, and failure (a NaN or infinite loss: left out of
+the statistics). With ``reference`` on, the classical reference classifier runs on the same splits.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 import platform
 import time
 from importlib import metadata
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import numpy as np
@@ -20,10 +21,16 @@ import numpy as np
 from ..config import RunConfig
 from ..features.file import FeatureSet
 from ..nn.models import get_spec, required_maps
+from . import classical, distributed
 from .engine import run_trials
-from .splits import check_splittable, make_splits
+from .outcomes import trial_record
+from .splits import check_splittable, make_splits, rows_of
 
-METRICS = ("loss", "accuracy", "f1")
+#: Version of the results.json layout (2: corrected statistics, every epoch-selection rule, divergence,
+#: probabilities, split sizes, the reference row).
+RESULTS_FORMAT_VERSION = 2
+#: History entries with a per-song axis: stored once, for the chosen epoch, not per epoch.
+_PER_SONG = ("test_predictions", "test_probabilities")
 
 
 def package_versions() -> dict[str, str]:
@@ -37,37 +44,158 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _trial_records(history: dict[str, np.ndarray], splits: dict, labels: np.ndarray, seeds, select_on: str):
-    """Per-trial JSON records from the engine's ``(trials, epochs, ...)`` history."""
+def _trial_records(history: dict[str, np.ndarray], splits: dict, labels: np.ndarray, seeds, select_on: str,
+                   n_classes: int, trial_indices) -> list[dict]:
+    """Per-trial JSON records from the engine's ``(trials, epochs, ...)`` history (``trial_indices``: each
+    row's trial number in the run)."""
     records = []
-    selector = f"{select_on}_loss"
     for t, seed in enumerate(seeds):
-        losses = np.stack([history["train_loss"][t], history["test_loss"][t]]
-                          + ([history["validation_loss"][t]] if "validation_loss" in history else []))
-        finite = np.isfinite(losses).all(axis=0)
-        epochs = {k: history[k][t].tolist() for k in history if k != "test_predictions"}
+        test_labels = labels[splits["test"][t]]
         record = {
-            "trial": t,
+            "trial": int(trial_indices[t]),
             "seed": int(seed),
             "test_songs": splits["test"][t].tolist(),
-            "true_labels": labels[splits["test"][t]].tolist(),
-            "epochs": epochs,
-            "failed": not bool(finite.all()),
+            "true_labels": test_labels.tolist(),
+            "epochs": {k: history[k][t].tolist() for k in history if k not in _PER_SONG},
         }
         if splits["validation"].shape[1]:
             record["validation_songs"] = splits["validation"][t].tolist()
-        if record["failed"]:
-            record["failed_epoch"] = int(np.argmin(finite))
-            records.append(record)
-            continue
-        chosen = int(np.argmin(history[selector][t]))
-        last = len(finite) - 1
-        record["chosen_epoch"] = chosen
-        record["chosen"] = {m: float(history[f"test_{m}"][t][chosen]) for m in METRICS}
-        record["last"] = {m: float(history[f"test_{m}"][t][last]) for m in METRICS}
-        record["predicted_labels"] = history["test_predictions"][t][chosen].tolist()
+        one = {k: v[t] for k, v in history.items()}
+        record |= trial_record(one, select_on=select_on, n_classes=n_classes, test_labels=test_labels)
         records.append(record)
     return records
+
+
+class TrialPlan(NamedTuple):
+    """The trials of a run, shared by every model.
+
+    Attributes:
+      seeds: ``(trials,)``, trial ``t`` uses ``seed + t``.
+      songs: song-level splits from :func:`jaxsep.training.splits.make_splits` (what the records and the
+        statistics see).
+      rows: the same splits as row indices of the feature set (:func:`jaxsep.training.splits.rows_of`: every
+        segment of a song on its song's side), what the engine trains and tests on.
+      segments_per_song: rows per song (1 unless the features hold several segments per song).
+    """
+
+    seeds: np.ndarray
+    songs: dict[str, np.ndarray]
+    rows: dict[str, np.ndarray]
+    segments_per_song: int
+
+
+def trial_plan(features: FeatureSet, config: RunConfig) -> TrialPlan:
+    """The run's :class:`TrialPlan`; checks the models and the feature set first."""
+    for name in config.models:
+        get_spec(name)
+    features.select_maps(required_maps(config.models))
+    check_splittable(features.song_labels, features.n_classes, features.classes)
+    train = config.train
+    seeds = np.arange(config.seed, config.seed + config.trials)
+    songs = make_splits(
+        features.song_labels,
+        seeds,
+        n_classes=features.n_classes,
+        test_fraction=train.test_fraction,
+        validation_fraction=train.validation_fraction if train.uses_validation else None,
+    )
+    return TrialPlan(seeds, songs, rows_of(songs, features.song_rows), features.segments_per_song)
+
+
+def train_model(
+    name: str,
+    features: FeatureSet,
+    config: RunConfig,
+    plan: TrialPlan,
+    *,
+    trials=None,
+    keep_state: bool = False,
+    devices=None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    """Trials of one model; returns its entry of ``results["models"]``.
+
+    Args:
+      plan: the run's :class:`TrialPlan`.
+      trials: the trial numbers to train (default: all); a run trains its trials in units and the records keep
+        their numbers.
+      keep_state: add ``"final"``, the trained variables of every trial (:func:`jaxsep.training.trainer.final_state`
+        with a leading trial axis), for saved models; it is not JSON and the caller takes it out.
+      progress: called as ``progress(model, trials_done, trials)`` for these trials.
+    """
+    spec = get_spec(name)
+    trials = np.arange(len(plan.seeds)) if trials is None else np.asarray(trials)
+    seeds = plan.seeds[trials]
+    # With several processes each trains its share (at least one trial, a spare when it has none).
+    mine = distributed.my_trials(len(trials)) if jax.process_count() > 1 else np.arange(len(trials))
+    local = trials[mine] if len(mine) else trials[:1]
+    report = run_trials(
+        name,
+        features.select_maps(spec.maps),
+        features.labels,
+        {k: v[local] for k, v in plan.rows.items()},
+        plan.seeds[local],
+        config.train,
+        n_classes=features.n_classes,
+        strategy=config.strategy,
+        trials_per_chunk=config.trials_per_chunk,
+        devices=devices,
+        keep_state=keep_state,
+        segments_per_song=plan.segments_per_song,
+        progress=None if progress is None else (lambda done: progress(name, done, len(local))),
+    )
+    if jax.process_count() > 1:
+        report.history = distributed.gather(report.history, len(trials))
+    final = report.history.pop("final", None)
+    entry = {
+        "maps": list(spec.maps),
+        "description": spec.description,
+        "timing": {
+            "compile_seconds": report.compile_seconds,
+            "run_seconds": report.run_seconds,
+            "strategy": report.strategy,
+            "trials_per_chunk": report.chunk,
+            "devices": report.devices,
+        },
+        "trials": _trial_records(report.history, {k: v[trials] for k, v in plan.songs.items()},
+                                 features.song_labels, seeds, config.train.select_on, features.n_classes, trials),
+    }
+    return entry | {"final": final} if keep_state else entry
+
+
+def results_header(features: FeatureSet, config: RunConfig, plan: TrialPlan, devices=None) -> dict:
+    """Everything in ``results.json`` but the models: configuration, versions, device, data, split sizes (in
+    songs)."""
+    return {
+        "format_version": RESULTS_FORMAT_VERSION,
+        "config": {
+            "models": list(config.models),
+            "trials": config.trials,
+            "seed": config.seed,
+            "baseline": config.baseline,
+            "strategy": config.strategy,
+            "trials_per_chunk": config.trials_per_chunk,
+            "reference": config.reference,
+            "rope": config.rope,
+            "train": dataclasses.asdict(config.train),
+        },
+        "select_on": config.train.select_on,
+        # Every trial has the same split sizes: the corrected test's n_test / n_train.
+        "split": {part: int(plan.songs[part].shape[1]) for part in ("train", "test", "validation")},
+        "versions": package_versions(),
+        "device": {"backend": jax.default_backend(), "devices": [str(d) for d in (devices or jax.local_devices())],
+                   "kind": jax.local_devices()[0].device_kind, "host": platform.node()},
+        "data": {
+            "path": features.path,
+            "songs": features.n_songs,
+            "segments_per_song": features.segments_per_song,
+            "classes": list(features.classes),
+            "class_counts": features.class_counts().tolist(),
+            "song_ids": list(features.song_names),
+            "shape": list(features.mels.shape[1:3]),
+            "meta": features.meta,
+        },
+    }
 
 
 def run_experiment(
@@ -86,78 +214,20 @@ def run_experiment(
       progress: called as ``progress(model, trials_done, trials)``.
 
     Returns:
-      the results dict written to ``results.json``: ``config``, ``versions``, ``device``, ``data``,
-      ``select_on``, ``timing`` and ``models -> {name: {"trials": [...], "timing": {...}}}``.
+      the results dict written to ``results.json``: :func:`results_header`, ``timing``, ``models -> {name:
+      {"trials": [...], "timing": {...}}}`` and, with ``config.reference``, ``reference -> {"logreg": ...}``.
     """
-    for name in config.models:
-        get_spec(name)
-    features.select_maps(required_maps(config.models))
-    check_splittable(features.labels, features.n_classes, features.classes)
-    train = config.train
-    seeds = np.arange(config.seed, config.seed + config.trials)
-    splits = make_splits(
-        features.labels,
-        seeds,
-        n_classes=features.n_classes,
-        test_fraction=train.test_fraction,
-        validation_fraction=train.validation_fraction if train.uses_validation else None,
-    )
+    plan = trial_plan(features, config)
     started = time.perf_counter()
-    models = {}
-    for name in config.models:
-        report = run_trials(
-            name,
-            features.select_maps(get_spec(name).maps),
-            features.labels,
-            splits,
-            seeds,
-            train,
-            n_classes=features.n_classes,
-            strategy=config.strategy,
-            trials_per_chunk=config.trials_per_chunk,
-            devices=devices,
-            progress=None if progress is None else (lambda done, name=name: progress(name, done, config.trials)),
-        )
-        models[name] = {
-            "maps": list(get_spec(name).maps),
-            "description": get_spec(name).description,
-            "timing": {
-                "compile_seconds": report.compile_seconds,
-                "run_seconds": report.run_seconds,
-                "strategy": report.strategy,
-                "trials_per_chunk": report.chunk,
-                "devices": report.devices,
-            },
-            "trials": _trial_records(report.history, splits, features.labels, seeds, train.select_on),
-        }
-    return {
-        "format_version": 1,
-        "config": {
-            "models": list(config.models),
-            "trials": config.trials,
-            "seed": config.seed,
-            "baseline": config.baseline,
-            "strategy": config.strategy,
-            "trials_per_chunk": config.trials_per_chunk,
-            "train": dataclasses.asdict(train),
-        },
-        "select_on": train.select_on,
-        "versions": package_versions(),
-        "device": {"backend": jax.default_backend(), "devices": [str(d) for d in (devices or jax.local_devices())],
-                   "kind": jax.local_devices()[0].device_kind, "host": platform.node()},
-        "data": {
-            "path": features.path,
-            "songs": features.n_songs,
-            "classes": list(features.classes),
-            "class_counts": features.class_counts().tolist(),
-            "song_ids": list(features.song_ids),
-            "shape": list(features.mels.shape[1:3]),
-            "meta": features.meta,
-        },
-        "timing": {
-            "total_seconds": time.perf_counter() - started,
-            "compile_seconds": sum(m["timing"]["compile_seconds"] for m in models.values()),
-            "run_seconds": sum(m["timing"]["run_seconds"] for m in models.values()),
-        },
-        "models": models,
+    models = {name: train_model(name, features, config, plan, devices=devices, progress=progress)
+              for name in config.models}
+    results = results_header(features, config, plan, devices)
+    if config.reference:
+        results["reference"] = {classical.NAME: classical.run_reference(features, plan)}
+    results["timing"] = {
+        "total_seconds": time.perf_counter() - started,
+        "compile_seconds": sum(m["timing"]["compile_seconds"] for m in models.values()),
+        "run_seconds": sum(m["timing"]["run_seconds"] for m in models.values()),
     }
+    results["models"] = models
+    return results

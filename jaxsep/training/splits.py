@@ -145,3 +145,21 @@ def make_splits(labels, seeds, *, n_classes, test_fraction, validation_fraction=
     stacked = stack_splits(splits)
     stacked["class_weights"] = np.stack([class_weights(np.asarray(labels)[s.train], n_classes) for s in splits])
     return stacked
+
+
+def rows_of(splits: dict[str, np.ndarray], song_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Song-level splits as row indices: every segment of a song goes where the song goes.
+
+    Args:
+      splits: from :func:`make_splits` over songs: ``train``, ``test``, ``validation`` ``(trials, n)`` and
+        ``class_weights``.
+      song_rows: each song's rows, int ``(songs, segments)``
+        (:attr:`jaxsep.features.file.FeatureSet.song_rows`).
+
+    Returns:
+      the same keys, each index array ``(trials, n · segments)`` in song-major order (a song's segments
+      consecutive); the class weights unchanged (every song has the same number of segments).
+    """
+    rows = {part: song_rows[splits[part]].reshape(len(splits[part]), -1).astype(np.int32)
+            for part in ("train", "test", "validation")}
+    return rows | {"class_weights": splits["class_weights"]}

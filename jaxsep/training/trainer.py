@@ -10,9 +10,13 @@ Shapes (``S`` songs, ``E`` epochs, ``C`` channels):
 * ``data`` (:class:`TrialData`): ``x (S, mel, time, C)`` float16/float32 log-mel maps, ``y (S,)`` int32 labels,
   ``song_stats (S, 2, C)`` float32 per-song mean and mean square of each map (for standardization).
 * ``trial`` (:class:`Trial`): ``key`` (a PRNG key), ``train (n_train,)``, ``test (n_test,)``,
-  ``validation (n_val,)`` int32 song indices, ``class_weights (n_classes,)`` float32.
-* the history: a dict of ``train_loss``, ``test_loss``, ``test_accuracy``, ``test_f1`` each ``(E,)``,
-  ``test_predictions (E, n_test)`` int32, and the ``validation_*`` counterparts when ``n_val > 0``.
+  ``validation (n_val,)`` int32 song indices, ``class_weights (n_classes,)`` float32, and its scalar
+  :class:`Hyperparameters` (so a sweep vmaps them together with the trials).
+* the history: a dict of ``train_loss`` (mean over the epoch's clips), ``first_step_loss`` (the loss of the
+  epoch's first step, before its update: at epoch 0 the loss at initialization), ``test_loss``,
+  ``test_accuracy``, ``test_f1`` each ``(E,)``, ``test_predictions (E, n_test)`` int32 and
+  ``test_probabilities (E, n_test, n_classes)`` float32, and the ``validation_*`` counterparts when
+  ``n_val > 0``.
 """
 
 from __future__ import annotations
@@ -23,12 +27,34 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
 
 from ..config import TrainConfig
 from ..nn.models import GenreCNN, init_variables, kernel_penalty
 from .metrics import accuracy, macro_f1
+
+
+class Hyperparameters(NamedTuple):
+    """The scalar hyperparameters of a trial, as float32 values that may differ between trials.
+
+    Attributes:
+      learning_rate: Adam's step size.
+      l1, l2: penalty weights on every kernel.
+      dropout: rate before the dense layer, in ``[0, 1)``.
+    """
+
+    learning_rate: jax.Array
+    l1: jax.Array
+    l2: jax.Array
+    dropout: jax.Array
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, trials: int | None = None) -> "Hyperparameters":
+        """``config``'s values as float32 numpy scalars, or arrays of ``(trials,)`` equal values."""
+        shape = () if trials is None else (trials,)
+        return cls(*(np.full(shape, getattr(config, name), np.float32) for name in cls._fields))
 
 
 class Trial(NamedTuple):
@@ -39,6 +65,7 @@ class Trial(NamedTuple):
       train, test, validation: int32 song indices, shapes ``(n_train,)``, ``(n_test,)``, ``(n_val,)``
         (``validation`` is empty unless the epoch is chosen on a validation part).
       class_weights: Keras ``balanced`` weights of the trial's training split, ``(n_classes,)`` float32.
+      hyper: the trial's :class:`Hyperparameters` (the run's config for every trial, except in a sweep).
     """
 
     key: jax.Array
@@ -46,6 +73,7 @@ class Trial(NamedTuple):
     test: jax.Array
     validation: jax.Array
     class_weights: jax.Array
+    hyper: Hyperparameters
 
 
 class TrialData(NamedTuple):
@@ -132,18 +160,24 @@ class TrialParts:
 
     start: Callable  # (trial, data) -> state, scale, epoch_keys (E,)
     plan_epoch: Callable  # (trial, epoch_key) -> indices (steps, B), mask (steps, B), dropout_keys (steps,)
-    train_step: Callable  # (state, scale, data, class_weights, indices (B,), mask (B,), key) -> state, (loss, n)
+    train_step: Callable  # (state, scale, data, trial, indices (B,), mask (B,), key) -> state, (loss, n)
     end_epoch: Callable  # (state, scale, trial, data, losses (steps,), counts (steps,)) -> metrics dict
 
 
-def make_trial_parts(model: GenreCNN, config: TrainConfig) -> TrialParts:
-    """Builds the per-trial pieces for ``model`` under ``config`` (see :class:`TrialParts`)."""
+def make_trial_parts(model: GenreCNN, config: TrainConfig, segments_per_song: int = 1) -> TrialParts:
+    """Builds the per-trial pieces for ``model`` under ``config`` (see :class:`TrialParts`).
+
+    With ``segments_per_song`` K > 1 the trial's index arrays hold K consecutive rows per song; training uses
+    every row, and the test and validation metrics score songs: each song's class probabilities are the mean
+    of its segments' (the loss stays the mean cross-entropy over segments).
+    """
     n_classes = model.n_classes
-    optimizer = optax.adam(config.learning_rate)
+    # Adam's moments; the step (-learning_rate times them) is taken per trial, whose rate may be traced.
+    optimizer = optax.scale_by_adam()
     batch_size = config.batch_size
 
-    def penalty(params):
-        return kernel_penalty(params, config.l1, config.l2)
+    def penalty(params, hyper: Hyperparameters):
+        return kernel_penalty(params, hyper.l1, hyper.l2)
 
     def batch(data: TrialData, scale, indices):
         mean, std = scale
@@ -168,8 +202,9 @@ def make_trial_parts(model: GenreCNN, config: TrainConfig) -> TrialParts:
         indices, mask = _pad_to_batches(order, batch_size)
         return indices, mask, jax.random.split(dropout_key, indices.shape[0])
 
-    def train_step(state: TrainState, scale, data: TrialData, class_weights, indices, mask, dropout_key):
+    def train_step(state: TrainState, scale, data: TrialData, trial: Trial, indices, mask, dropout_key):
         x, y = batch(data, scale, indices)
+        hyper = trial.hyper
 
         def loss_fn(params):
             logits, updates = model.apply(
@@ -177,22 +212,24 @@ def make_trial_parts(model: GenreCNN, config: TrainConfig) -> TrialParts:
                 x,
                 train=True,
                 mask=mask,
+                dropout_rate=hyper.dropout,
                 rngs={"dropout": dropout_key},
                 mutable=["batch_stats"],
             )
             cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
             # Keras class_weight: weighted per-sample loss averaged over the real rows of the batch.
-            data_loss = jnp.sum(cross_entropy * class_weights[y] * mask) / jnp.sum(mask)
-            loss = data_loss + penalty(params)
+            data_loss = jnp.sum(cross_entropy * trial.class_weights[y] * mask) / jnp.sum(mask)
+            loss = data_loss + penalty(params, hyper)
             return loss, (updates["batch_stats"], loss)
 
         grads, (batch_stats, loss) = jax.grad(loss_fn, has_aux=True)(state.params)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        moments, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = jax.tree.map(lambda p, m: p - hyper.learning_rate * m, state.params, moments)
         return TrainState(params, batch_stats, opt_state), (loss, jnp.sum(mask))
 
-    def evaluate(state: TrainState, scale, data: TrialData, indices):
-        """Unweighted mean cross-entropy + penalty (Keras' evaluate), accuracy, macro-F1, predictions."""
+    def evaluate(state: TrainState, scale, data: TrialData, hyper: Hyperparameters, indices):
+        """Unweighted mean cross-entropy + penalty (Keras' evaluate), accuracy, macro-F1, predictions and
+        class probabilities."""
         padded, mask = _pad_to_batches(indices, batch_size)
         variables = {"params": state.params, "batch_stats": state.batch_stats}
 
@@ -201,31 +238,46 @@ def make_trial_parts(model: GenreCNN, config: TrainConfig) -> TrialParts:
             x, y = batch(data, scale, idx)
             logits = model.apply(variables, x, train=False)
             cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-            return None, (jnp.sum(cross_entropy * m), jnp.argmax(logits, axis=-1).astype(jnp.int32))
+            predictions = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+            return None, (jnp.sum(cross_entropy * m), predictions, jax.nn.softmax(logits))
 
-        _, (losses, predictions) = lax.scan(eval_batch, None, (padded, mask))
+        _, (losses, predictions, probabilities) = lax.scan(eval_batch, None, (padded, mask))
         n = indices.shape[0]
         predictions = predictions.reshape(-1)[:n]
+        probabilities = probabilities.reshape(-1, n_classes)[:n]
         labels = data.y[indices]
-        loss = jnp.sum(losses) / n + penalty(state.params)
-        return loss, accuracy(labels, predictions), macro_f1(labels, predictions, n_classes), predictions
+        loss = jnp.sum(losses) / n + penalty(state.params, hyper)
+        if segments_per_song > 1:  # score songs: the mean of their segments' probabilities
+            probabilities = probabilities.reshape(-1, segments_per_song, n_classes).mean(axis=1)
+            predictions = jnp.argmax(probabilities, axis=-1).astype(jnp.int32)
+            labels = labels.reshape(-1, segments_per_song)[:, 0]
+        f1 = macro_f1(labels, predictions, n_classes)
+        return loss, accuracy(labels, predictions), f1, predictions, probabilities
 
     def end_epoch(state: TrainState, scale, trial: Trial, data: TrialData, losses, counts):
-        out = {"train_loss": jnp.sum(losses * counts) / jnp.sum(counts)}
+        out = {"train_loss": jnp.sum(losses * counts) / jnp.sum(counts), "first_step_loss": losses[0]}
         parts = [("test", trial.test)]
         if trial.validation.shape[0]:
             parts.append(("validation", trial.validation))
         for name, indices in parts:
-            loss, acc, f1, predictions = evaluate(state, scale, data, indices)
+            loss, acc, f1, predictions, probabilities = evaluate(state, scale, data, trial.hyper, indices)
             out |= {f"{name}_loss": loss, f"{name}_accuracy": acc, f"{name}_f1": f1}
             if name == "test":
-                out["test_predictions"] = predictions
+                out |= {"test_predictions": predictions, "test_probabilities": probabilities}
         return out
 
     return TrialParts(start=start, plan_epoch=plan_epoch, train_step=train_step, end_epoch=end_epoch)
 
 
-def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool = 1) -> TrialFn:
+def final_state(state: TrainState, scale) -> dict:
+    """What a trained trial keeps to classify new songs: ``params``, ``batch_stats`` and the input
+    standardization ``mean``, ``std`` ``(C,)`` of its training songs."""
+    mean, std = scale
+    return {"params": state.params, "batch_stats": state.batch_stats, "mean": mean, "std": std}
+
+
+def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool = 1,
+                     keep_state: bool = False, segments_per_song: int = 1) -> TrialFn:
     """Builds the pure per-trial trainer: :class:`TrialParts` with epochs and batches as ``lax.scan`` s.
 
     Args:
@@ -233,25 +285,28 @@ def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool
       config: the protocol.
       unroll: ``unroll`` of the epoch and batch scans (a lowering choice; it never changes the numbers
         beyond float rounding). ``True`` unrolls them fully.
+      keep_state: also return the trained variables after the last epoch as ``history["final"]``
+        (:func:`final_state`).
+      segments_per_song: see :func:`make_trial_parts`.
 
     Returns:
       ``train_trial(trial, data) -> history`` as described in the module docstring.
     """
-    parts = make_trial_parts(model, config)
+    parts = make_trial_parts(model, config, segments_per_song)
 
     def train_trial(trial: Trial, data: TrialData) -> History:
         state, scale, epoch_keys = parts.start(trial, data)
 
         def step(state, inputs):
-            return parts.train_step(state, scale, data, trial.class_weights, *inputs)
+            return parts.train_step(state, scale, data, trial, *inputs)
 
         def epoch(state, epoch_key):
             plan = parts.plan_epoch(trial, epoch_key)
             state, (losses, counts) = scan(step, state, plan, unroll=unroll)
             return state, parts.end_epoch(state, scale, trial, data, losses, counts)
 
-        _, history = scan(epoch, state, epoch_keys, unroll=unroll)
-        return history
+        state, history = scan(epoch, state, epoch_keys, unroll=unroll)
+        return history | {"final": final_state(state, scale)} if keep_state else history
 
     return train_trial
 
@@ -270,18 +325,20 @@ class SteppedTrial:
       compiler_options: passed to every ``jax.jit`` (:mod:`jaxsep.training.xla_options`).
       steps_per_call: most training steps unrolled into one call (compile time grows with it; an epoch
         with ``n`` steps compiles at most two step programs, for ``steps_per_call`` and ``n`` modulo it).
+      keep_state, segments_per_song: as :func:`make_train_trial`'s.
     """
 
     def __init__(self, model: GenreCNN, config: TrainConfig, compiler_options: dict | None = None,
-                 steps_per_call: int = 8):
-        parts = make_trial_parts(model, config)
+                 steps_per_call: int = 8, keep_state: bool = False, segments_per_song: int = 1):
+        parts = make_trial_parts(model, config, segments_per_song)
         self.epochs = config.epochs
         self.steps_per_call = steps_per_call
+        self.keep_state = keep_state
         jit = functools.partial(jax.jit, compiler_options=compiler_options)
 
-        def run_steps(state, scale, data, class_weights, indices, mask, dropout_keys):
+        def run_steps(state, scale, data, trial, indices, mask, dropout_keys):
             def step(state, inputs):
-                return parts.train_step(state, scale, data, class_weights, *inputs)
+                return parts.train_step(state, scale, data, trial, *inputs)
 
             return scan(step, state, (indices, mask, dropout_keys), unroll=True)
 
@@ -295,8 +352,8 @@ class SteppedTrial:
         losses, counts = [], []
         for first in range(0, indices.shape[0], self.steps_per_call):
             block = slice(first, first + self.steps_per_call)
-            state, (loss, count) = self._steps(state, scale, data, trial.class_weights, indices[block],
-                                               mask[block], dropout_keys[block])
+            state, (loss, count) = self._steps(state, scale, data, trial, indices[block], mask[block],
+                                               dropout_keys[block])
             losses.append(loss)
             counts.append(count)
         losses, counts = jnp.concatenate(losses), jnp.concatenate(counts)
@@ -320,4 +377,5 @@ class SteppedTrial:
         for epoch in range(self.epochs):
             state, metrics = self._epoch(state, scale, trial, data, keys[epoch])
             history.append(metrics)
-        return self._stack(history)
+        stacked = self._stack(history)
+        return stacked | {"final": final_state(state, scale)} if self.keep_state else stacked

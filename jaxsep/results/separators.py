@@ -1,0 +1,63 @@
+"""How much separation quality moves the result: the same models and trials on stems from several separators.
+
+Each separator's run trains the same models on the same songs with the same seeds, so trial ``t`` has the same
+split in every run and the metrics pair by trial. Per model, each separator is compared with the first one
+(the reference, e.g. ``dsp``) by the corrected resampled t-test (:mod:`jaxsep.results.statistics`): the mean
+paired difference with its corrected 95 % interval, the p-value and the Bayesian P(better). A model reading
+only the mix (``full``) gets the same numbers from every separator: a check of determinism.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .statistics import compare
+from .tables import metric_values, test_train_ratio
+
+
+def _pairs(first: dict, second: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    mine, theirs = metric_values(first, metric), metric_values(second, metric)
+    shared = sorted(set(mine) & set(theirs))
+    return np.array([mine[t] for t in shared]), np.array([theirs[t] for t in shared])
+
+
+def separator_comparison(runs: dict[str, dict], *, metric: str = "f1") -> str:
+    """Markdown: per model, the mean ``metric`` under each separator, and each separator against the first.
+
+    Args:
+      runs: ``{separator: results}``, the reference separator first.
+      metric: ``"f1"`` or ``"accuracy"``.
+    """
+    names = list(runs)
+    reference = names[0]
+    first = runs[reference]
+    same_songs = all(r["data"]["song_ids"] == first["data"]["song_ids"] for r in runs.values())
+    models = list(first["models"])
+    ratio = test_train_ratio(first)
+    rope = first["config"].get("rope", 0.01)
+    lines = [
+        f"Mean test {metric} over {first['config']['trials']} trials per separator; each separator against "
+        f"`{reference}`, paired by trial, corrected for the overlap of training sets (Δ [95% CI], p, P(better "
+        f"by more than {rope})).",
+        "",
+        "| model | " + " | ".join(f"{n}: {metric}" for n in names) + " | "
+        + " | ".join(f"{n} − {reference}: Δ [95% CI], p, P(better)" for n in names[1:]) + " |",
+        "|---|" + "---|" * (2 * len(names) - 1),
+    ]
+    for model in models:
+        means = [np.mean(list(metric_values(runs[n]["models"][model], metric).values())) for n in names]
+        cells = [f"{m:.3f}" if math.isfinite(m) else "–" for m in means]
+        for name in names[1:]:
+            if not same_songs:
+                cells.append("– (different songs)")
+                continue
+            values, base = _pairs(runs[name]["models"][model], first["models"][model], metric)
+            c = compare(values, base, test_train_ratio=ratio, rope=rope)
+            cells.append(f"{c.mean_difference:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}], p {c.p:.3f}, "
+                         f"{c.p_better:.2f}" if c.n >= 2 else "–")
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    if not same_songs:
+        lines += ["", "The separators kept different songs (some failed for one of them): runs cannot be paired."]
+    return "\n".join(lines) + "\n"
