@@ -8,6 +8,7 @@ importer lives inside ``a.b`` itself, so that edge is in the graph too.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -112,16 +113,65 @@ def test_no_import_cycles():
     assert find_cycle(import_graph()) is None
 
 
+#: Run in a fresh interpreter: load the third-party packages jaxsep uses (jax and friends take seconds), then, for
+#: every jaxsep module, fork a child that imports that module alone: jaxsep's own import order is fresh each time.
+_IMPORT_EACH = """
+import importlib, json, os, sys
+import flax.linen, jax, librosa, matplotlib, numpy, optax, rich, scipy.stats, sklearn.linear_model, soundfile, typer
+assert not [m for m in sys.modules if m.split(".")[0] == "jaxsep"], "jaxsep was imported by a third-party package"
+failures = {}
+for name in sys.argv[1:]:
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read)
+        try:
+            importlib.import_module(name)
+            code = 0
+        except BaseException as error:  # report any failure, then leave without running the parent's code
+            os.write(write, f"{type(error).__name__}: {error}".encode()[:2000])
+            code = 1
+        os._exit(code)
+    os.close(write)
+    message = os.read(read, 4000).decode()
+    os.close(read)
+    _, status = os.waitpid(child, 0)
+    if status:
+        failures[name] = message or f"exit status {status}"
+print(json.dumps(failures))
+"""
+
+
 @pytest.mark.slow
 def test_every_module_imports_on_its_own():
-    """``python -c "import jaxsep.x.y"`` in a fresh interpreter, for every module (two at a time)."""
+    """Each jaxsep module imported alone, jaxsep's own state fresh each time (see ``_IMPORT_EACH``), and the
+    package's entry points in fully fresh interpreters (``import jaxsep.cli.demo`` once failed that way)."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", _IMPORT_EACH, *sorted(MODULES)], capture_output=True, text=True,
+                          env=env, cwd=PACKAGE.parent, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
 
     def import_alone(name: str) -> tuple[str, int, str]:
-        done = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, env=env,
-                              cwd=PACKAGE.parent, timeout=300)
-        return name, done.returncode, done.stderr[-2000:]
+        fresh = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, env=env,
+                               cwd=PACKAGE.parent, timeout=300)
+        return name, fresh.returncode, fresh.stderr[-2000:]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        failures = [(name, err) for name, code, err in pool.map(import_alone, sorted(MODULES)) if code != 0]
+        entry_points = ["jaxsep", "jaxsep.cli", "jaxsep.cli.demo", "jaxsep.demo"]
+        failures = [(name, err) for name, code, err in pool.map(import_alone, entry_points) if code != 0]
     assert failures == []
+
+
+def test_the_import_check_catches_a_broken_module(tmp_path):
+    """The forked check reports a module whose import fails (a check that cannot fail proves nothing)."""
+    (tmp_path / "brokenpkg").mkdir()
+    (tmp_path / "brokenpkg" / "__init__.py").write_text("")
+    (tmp_path / "brokenpkg" / "bad.py").write_text("from . import missing_module\n")
+    (tmp_path / "brokenpkg" / "good.py").write_text("VALUE = 1\n")
+    script = _IMPORT_EACH.replace("import flax.linen, jax, librosa, matplotlib, numpy, optax, rich, scipy.stats, "
+                                  "sklearn.linear_model, soundfile, typer", "import json")
+    done = subprocess.run([sys.executable, "-c", script, "brokenpkg.good", "brokenpkg.bad"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    failures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert list(failures) == ["brokenpkg.bad"] and "missing_module" in failures["brokenpkg.bad"]

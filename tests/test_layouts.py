@@ -1,13 +1,14 @@
-"""jaxsep.audio.layouts: the three layouts, and every per-file problem they report."""
+"""jaxsep.audio.layouts: every layout (fixtures built here), and every per-file problem they report."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from audio_helpers import tone, write
 
-from jaxsep.audio.layouts import discover
+from jaxsep.audio.layouts import _single_class_root, discover, read_giantsteps_plus
 from jaxsep.audio.songs import Problem, Song
 from jaxsep.errors import DatasetError
 
@@ -117,3 +118,88 @@ def test_unreadable_data_sets(tmp_path):
         discover(tmp_path)
     with pytest.raises(DatasetError, match="not a folder"):
         discover(tmp_path / "loose.wav")
+
+
+def _beatport(path: Path, genre: str | None, sub_genre: str | None = None, track_id: int = 1) -> Path:
+    """A Beatport JSON file as GiantSteps+ holds them (``genres`` / ``sub_genres`` of ``{id, name, slug}``)."""
+    record = {"id": track_id, "bpm": 126, "artists": [{"id": 7, "name": "Someone"}],
+              "genres": [] if genre is None else [{"id": 5, "name": genre, "slug": genre.lower().replace(" ", "-")}],
+              "sub_genres": [] if sub_genre is None else [{"id": 9, "name": sub_genre, "slug": "x"}]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    return path
+
+
+def _giantsteps_plus(root: Path) -> Path:
+    """audio/<id> <Artist> - <Title>.mp3 (here wav bodies with the data set's names) + meta/ + keys_gs+/."""
+    tracks = {
+        "10089 Jason Sparks - Close My Eyes feat. J. Little (Original Mix)": ("Drum & Bass", "Liquid"),
+        "10123 A - B (Club Mix)": ("Drum & Bass", None),
+        "20001 C - D": ("Indie Dance / Nu Disco", "Nu Disco"),
+        "20002 E - F": ("Indie Dance / Nu Disco", None),
+    }
+    for name, (genre, sub) in tracks.items():
+        _wav(root / "audio" / f"{name}.wav")
+        (root / "keys_gs+").mkdir(parents=True, exist_ok=True)
+        (root / "keys_gs+" / f"{name}.txt").write_text("C minor")
+        _beatport(root / "meta" / f"{name}.json", genre, sub)
+    # matched by its leading id only (the audio file's title is spelt differently)
+    _wav(root / "audio" / "20003 G - H (Original mix).wav")
+    _beatport(root / "meta" / "20003 G - H (Original Mix).json", "Indie Dance / Nu Disco")
+    _wav(root / "audio" / "30000 No - Meta.wav")  # no meta at all
+    _wav(root / "audio" / "30001 No - Genre.wav")
+    _beatport(root / "meta" / "30001 No - Genre.json", None)
+    return root
+
+
+def test_giantsteps_plus_is_labelled_by_beatport_genre(tmp_path):
+    root = _giantsteps_plus(tmp_path / "gs+")
+    songs, problems = discover(root)
+    labels = {s.song_id: s.label for s in songs}
+    assert labels == {
+        "10089 Jason Sparks - Close My Eyes feat. J. Little (Original Mix)": "Drum & Bass",
+        "10123 A - B (Club Mix)": "Drum & Bass",
+        "20001 C - D": "Indie Dance / Nu Disco",
+        "20002 E - F": "Indie Dance / Nu Disco",
+        "20003 G - H (Original mix)": "Indie Dance / Nu Disco",
+    }
+    assert "audio" not in {s.label for s in songs}  # the misreading this layout fixes
+    reported = {Path(p.file).name: p.problem for p in problems}
+    assert "no Beatport meta" in reported["30000 No - Meta.wav"]
+    assert "no genre" in reported["30001 No - Genre.json"]
+
+
+def test_giantsteps_plus_sub_genre_falls_back_to_the_genre(tmp_path):
+    root = _giantsteps_plus(tmp_path / "gs+")
+    songs, _ = read_giantsteps_plus(root, label="sub-genre")  # before classes of one song are dropped
+    labels = {s.song_id.split()[0]: s.label for s in songs}
+    assert labels["10089"] == "Liquid" and labels["10123"] == "Drum & Bass" and labels["20001"] == "Nu Disco"
+    with pytest.raises(DatasetError, match="unknown label"):
+        discover(root, label="mood")
+
+
+def test_giantsteps_tempo_keeps_its_hyphenated_labels(tmp_path):
+    root = tmp_path / "tempo"
+    for name, genre in [("1030011.LOFI", "indie-dance-nu-disco"), ("1030012.LOFI", "indie-dance-nu-disco"),
+                        ("1111.LOFI", "funk-r-and-b"), ("1112.LOFI", "funk-r-and-b")]:
+        _wav(root / "audio" / f"{name}.wav")
+        (root / "annotations" / "genre").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / "genre" / f"{name}.genre").write_text(genre)
+        (root / "annotations" / "tempo").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / "tempo" / f"{name}.bpm").write_text("120")
+    songs, problems = discover(root)
+    assert sorted({s.label for s in songs}) == ["funk-r-and-b", "indie-dance-nu-disco"] and not problems
+
+
+def test_a_gtzan_root_is_read_through_its_single_genres_folder(tmp_path):
+    for genre in ("blues", "jazz"):
+        for k in range(2):
+            _wav(tmp_path / "genres" / genre / f"{genre}.0000{k}.wav")
+    notes = []
+    songs, problems = discover(tmp_path, say=notes.append)
+    assert sorted({s.label for s in songs}) == ["blues", "jazz"] and len(songs) == 4 and not problems
+    assert len(notes) == 1 and "genres/" in notes[0]
+    # a root with one class of song folders (mixture + stems) is not descended into
+    for song in ("s1", "s2"):
+        _wav(tmp_path / "one" / "rock" / song / "mixture.wav")
+    assert _single_class_root(tmp_path / "one") is None

@@ -5,40 +5,60 @@
 * **CSV manifest** (``DATA`` is a ``.csv`` file): a header row, then one row per song with the columns
   ``path,label`` and optionally ``start`` (seconds; empty = automatic) and the true-stem paths
   ``bass,drums,other,vocals``. Relative paths resolve against the manifest's folder.
-* **GiantSteps key data set** (``DATA`` holds ``audio/`` and ``annotations/genre/``): every ``audio/NAME.mp3``
-  labelled by the genre written in ``annotations/genre/NAME.genre``.
+* **GiantSteps+ EDM key data set** (``DATA`` holds ``audio/`` and ``meta/``; Zenodo record 1095691, the paper's
+  data set, mirdata's ``giantsteps_key``): ``audio/<id> <Artist> - <Title>.mp3`` labelled by the Beatport JSON
+  ``meta/<same name>.json`` — its ``genres[0].name`` exactly as written ("Drum & Bass"), or with
+  ``label="sub-genre"`` its first ``sub_genres`` name (falling back to the genre). Audio and meta are matched
+  by file stem, else by the leading numeric id; a track without meta or without a genre is reported and skipped.
+* **GiantSteps key / tempo data sets** (``DATA`` holds ``audio/`` and ``annotations/genre/``): every
+  ``audio/NAME.mp3`` labelled by the genre written in ``annotations/genre/NAME.genre`` (the key set keeps
+  spaces in multi-word labels, the tempo set hyphenates them; both are read as written).
 * **class folders** (any other folder, GTZAN's layout among them): one sub-folder per class. A song is either an
   audio file directly in its class folder, or a song folder holding ``mixture.<ext>`` and, as true stems,
   ``bass.<ext>``, ``drums.<ext>``, ``other.<ext>``, ``vocals.<ext>`` (the MUSDB18/demucs layout, also what
-  ``jaxsep separate`` writes).
+  ``jaxsep separate`` writes). A root holding a single folder of class folders (GTZAN's ``genres/``) is read as
+  that folder, with a note.
 
-Per-file problems (a non-audio file in a class folder, a manifest row naming a missing file, an empty class,
-a class with a single song - the trial engine needs two per class) come back as :class:`Problem` records next
-to the usable songs; hidden files (``.DS_Store``...) are skipped silently. Only a data set that cannot be read at
-all raises :class:`~jaxsep.errors.DatasetError`.
+Per-file problems (a non-audio file in a class folder, a manifest row naming a missing file, a track without
+its annotation, an empty class, a class with a single song - the trial engine needs two per class) come back as
+:class:`Problem` records next to the usable songs; hidden files (``.DS_Store``...) are skipped silently. Only a
+data set that cannot be read at all raises :class:`~jaxsep.errors.DatasetError`.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..constants import MIXTURE, STEMS
 from ..errors import DatasetError
 from .files import is_audio_file
 from .songs import Problem, Song, drop_small_classes, summarize
 
+#: Values of ``label`` for GiantSteps+: Beatport's genre, or its first sub-genre.
+LABELS = ("genre", "sub-genre")
 
-def discover(data: str | os.PathLike, *, classes: Iterable[str] | None = None) -> tuple[list[Song], list[Problem]]:
-    """Finds the songs of a data set in any of the three layouts (see the module docstring).
+
+def discover(
+    data: str | os.PathLike,
+    *,
+    classes: Iterable[str] | None = None,
+    label: str = "genre",
+    say: Callable[[str], None] | None = None,
+) -> tuple[list[Song], list[Problem]]:
+    """Finds the songs of a data set in any of its layouts (see the module docstring).
 
     Args:
-      data: a class-folder tree, a GiantSteps key data set folder, or a ``.csv`` manifest.
+      data: a class-folder tree, a GiantSteps(+) folder, or a ``.csv`` manifest.
       classes: keep only these class names (case-insensitive); ``None`` keeps all.
+      label: GiantSteps+ only: ``"genre"`` or ``"sub-genre"``.
+      say: receives notes on how the data was read (a root descended into); ``None`` drops them.
 
     Returns:
       ``(songs, problems)``: songs sorted by ``(label, song_id)``, only of classes with at least
@@ -48,13 +68,20 @@ def discover(data: str | os.PathLike, *, classes: Iterable[str] | None = None) -
       DatasetError: ``data`` does not exist, has no recognisable layout or no songs at all, a manifest lacks
         its columns, or a requested class has no songs.
     """
+    if label not in LABELS:
+        raise DatasetError(data, f"unknown label {label!r}; choose from {LABELS}")
     data = Path(data)
     if data.is_file() and data.suffix.lower() == ".csv":
         songs, problems = read_manifest(data)
+    elif data.is_dir() and (data / "audio").is_dir() and (data / "meta").is_dir():
+        songs, problems = read_giantsteps_plus(data, label=label)
     elif data.is_dir() and (data / "audio").is_dir() and (data / "annotations" / "genre").is_dir():
         songs, problems = read_giantsteps(data)
     elif data.is_dir():
-        songs, problems = read_class_folders(data)
+        inner = _single_class_root(data)
+        if inner is not None and say is not None:
+            say(f"{data}: holds only {inner.name}/, a folder of class folders; reading that")
+        songs, problems = read_class_folders(inner or data)
     elif data.exists():
         raise DatasetError(data, "not a folder or a .csv manifest")
     else:
@@ -130,12 +157,7 @@ def read_giantsteps(root: Path) -> tuple[list[Song], list[Problem]]:
     genre_dir = root / "annotations" / "genre"
     songs: list[Song] = []
     problems: list[Problem] = []
-    for entry in sorted((root / "audio").iterdir()):
-        if entry.name.startswith(".") or not entry.is_file():
-            continue
-        if not is_audio_file(entry):
-            problems.append(Problem(str(entry), "not an audio file (skipped)"))
-            continue
+    for entry in _audio_files(root / "audio", problems):
         name = entry.name[: -len(entry.suffix)]
         genre_file = genre_dir / f"{name}.genre"
         if not genre_file.is_file():
@@ -147,6 +169,89 @@ def read_giantsteps(root: Path) -> tuple[list[Song], list[Problem]]:
             continue
         songs.append(Song(song_id=name, path=entry, label=genre))
     return songs, problems
+
+
+def read_giantsteps_plus(root: Path, *, label: str = "genre") -> tuple[list[Song], list[Problem]]:
+    """Songs of the GiantSteps+ EDM key data set: ``audio/NAME.mp3`` labelled by ``meta/NAME.json`` (Beatport's
+    ``genres`` / ``sub_genres``), matched by stem, else by the leading numeric id (see the module docstring)."""
+    metas = {p.stem: p for p in sorted((root / "meta").glob("*.json")) if not p.name.startswith(".")}
+    by_id: dict[str, Path] = {}
+    for stem, path in metas.items():
+        by_id.setdefault(_leading_id(stem), path)
+    songs: list[Song] = []
+    problems: list[Problem] = []
+    for entry in _audio_files(root / "audio", problems):
+        meta = metas.get(entry.stem) or by_id.get(_leading_id(entry.stem))
+        if meta is None:
+            problems.append(Problem(str(entry), f"no Beatport meta file (meta/{entry.stem}.json or one with its "
+                                                "numeric id)"))
+            continue
+        genre, problem = _beatport_label(meta, label)
+        if problem is not None:
+            problems.append(Problem(str(meta), problem))
+            continue
+        songs.append(Song(song_id=entry.stem, path=entry, label=genre))
+    return songs, problems
+
+
+def _audio_files(folder: Path, problems: list[Problem]) -> list[Path]:
+    """The audio files of a GiantSteps ``audio/`` folder, sorted; other files become problems, hidden ones are
+    skipped silently."""
+    files = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        if is_audio_file(entry):
+            files.append(entry)
+        else:
+            problems.append(Problem(str(entry), "not an audio file (skipped)"))
+    return files
+
+
+def _leading_id(stem: str) -> str:
+    """The numeric id a GiantSteps file name starts with (``"10089 Jason Sparks - ..."`` → ``"10089"``)."""
+    match = re.match(r"\s*(\d+)", stem)
+    return match.group(1) if match else stem
+
+
+def _beatport_label(meta: Path, label: str) -> tuple[str | None, str | None]:
+    """``(label, None)`` from a Beatport JSON file, or ``(None, problem)``."""
+    try:
+        record = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"cannot read the Beatport meta ({error})"
+
+    def first_name(key: str) -> str | None:
+        entries = record.get(key) if isinstance(record, dict) else None
+        if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+            name = str(entries[0].get("name") or "").strip()
+            return name or None
+        return None
+
+    genre = first_name("genres")
+    if label == "sub-genre":
+        genre = first_name("sub_genres") or genre
+    if genre is None:
+        return None, "no genre in the Beatport meta (track skipped)"
+    return genre, None
+
+
+def _single_class_root(root: Path) -> Path | None:
+    """The only sub-folder of ``root`` when it holds class folders rather than songs (GTZAN's ``genres/``):
+    ``root`` has no audio of its own and one folder, whose sub-folders hold audio files and none of which looks
+    like a song folder (a mixture or stem file)."""
+    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    folders = [p for p in entries if p.is_dir()]
+    if len(folders) != 1 or any(is_audio_file(p) for p in entries if p.is_file()):
+        return None
+    song_names = {MIXTURE, *STEMS}
+    holding_audio = 0
+    for folder in (p for p in folders[0].iterdir() if p.is_dir() and not p.name.startswith(".")):
+        stems = {p.stem.lower() for p in folder.iterdir() if p.is_file() and is_audio_file(p)}
+        if stems & song_names:
+            return None
+        holding_audio += bool(stems)
+    return folders[0] if holding_audio else None
 
 
 def _song_folder(folder: Path, song_id: str, label: str) -> tuple[Song | None, Problem | None]:

@@ -1,0 +1,118 @@
+"""``report.html``: one self-contained page per run folder (tables, figures embedded, configuration).
+
+The page needs nothing beside itself: the figures are embedded as ``data:`` URIs, the styles inline, no
+script or font is fetched. A short inline script counts the images that loaded into ``data-images-loaded`` on
+``<body>``, which the browser test reads back.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from pathlib import Path
+
+#: The figures a report shows, in order, with their captions (a missing file is left out).
+FIGURES = {
+    "feature_stacks.png": "The idea: each song's bass, drums and other maps as the R, G, B channels of one image "
+                          "(left), beside its mix (right).",
+    "f1_distributions.png": "Figure 1: test F1 over trials, 3-spectrogram models (orange) against "
+                            "1-spectrogram models (blue); dashed lines at the means.",
+    "learning_curves.png": "Learning curves: mean over trials with the interquartile range shaded; orange bars: "
+                           "share of trials whose reported epoch it is.",
+    "confusion.png": "Confusion matrices at the reported epoch, summed over trials (colour: share of the true "
+                     "class).",
+}
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; }
+th { background: #f2f2f2; }
+img { max-width: 100%; border: 1px solid #ddd; }
+figure { margin: 1.5rem 0; }
+figcaption { font-size: 0.9rem; color: #555; }
+pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
+code { background: #f2f2f2; padding: 0 0.2rem; }
+"""
+
+_COUNT_IMAGES = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute("data-images-loaded", String(loaded));
+});
+"""
+
+
+def _inline(text: str) -> str:
+    """Escapes ``text`` and turns ``code`` spans into ``<code>``."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def markdown_to_html(text: str) -> str:
+    """The markdown jaxsep writes (paragraphs and pipe tables) as HTML."""
+    out: list[str] = []
+    rows: list[list[str]] = []
+
+    def flush_table():
+        if rows:
+            header, body = rows[0], rows[1:]
+            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in header) + "</tr></thead>"
+                       + "<tbody>" + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
+                                             for row in body) + "</tbody></table>")
+            rows.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            cells = [cell.strip() for cell in stripped.strip("|").split("|")]
+            if not all(set(cell) <= set("-: ") for cell in cells):  # skip the |---| separator row
+                rows.append(cells)
+            continue
+        flush_table()
+        if stripped:
+            out.append(f"<p>{_inline(stripped)}</p>")
+    flush_table()
+    return "\n".join(out)
+
+
+def _figure(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def report_html(folder: Path, results: dict, *, name: str | None = None) -> str:
+    """The page for a run folder that already holds ``table.md`` and the figures, titled ``name`` (default:
+    the folder's name)."""
+    folder = Path(folder)
+    name = name or folder.name
+    data = results["data"]
+    meta = data.get("meta", {})
+    counts = ", ".join(f"{name} {count}" for name, count in zip(data["classes"], data["class_counts"]))
+    summary = (f"{data['songs']} songs in {len(data['classes'])} classes ({counts}); separator "
+               f"<code>{html.escape(str(meta.get('separator', '?')))}</code>; {results['config']['trials']} trials "
+               f"of {', '.join(results['models'])}.")
+    settings = {key: results[key] for key in ("config", "split", "select_on", "versions", "device", "timing")
+                if key in results}
+    figures = [_figure(folder / name, caption) for name, caption in FIGURES.items() if (folder / name).is_file()]
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>jaxsep run: {html.escape(name)}</title>",
+        f"<style>{_STYLE}</style>",
+        f"<script>{_COUNT_IMAGES}</script>",
+        "</head>",
+        f'<body data-images-total="{len(figures)}">',
+        f"<h1>jaxsep run <code>{html.escape(name)}</code></h1>",
+        f"<p>{summary}</p>",
+        "<h2>Table 1</h2>",
+        markdown_to_html((folder / "table.md").read_text(encoding="utf-8")),
+        "<h2>Figures</h2>",
+        *figures,
+        "<h2>Configuration</h2>",
+        f"<pre>{html.escape(json.dumps(settings, indent=1))}</pre>",
+        "</body></html>",
+    ])

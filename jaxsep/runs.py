@@ -1,0 +1,259 @@
+"""Running the experiment into a run folder: unit by unit, so that a killed run loses little and continues.
+
+A run trains its models in units of a few trials each (and the reference row as one unit). Every finished unit
+is written, atomically, into the staging folder ``.NAME.partial`` beside the run folder ``NAME``, with its
+trained models when they are kept. SIGTERM or SIGINT stops the run between two dispatches: what finished is
+kept, and :class:`RunInterrupted` says how to go on. Running the same command again continues: only the
+missing trials are trained, and because trial ``t`` depends only on its seed, the numbers are the same as an
+uninterrupted run's (bit for bit with the per-trial lowerings CPU runs use). A different configuration or
+feature file is refused; ``overwrite`` starts afresh. The finished folder replaces ``NAME`` in one rename.
+
+Saved models (``save_models``): each trial's trained variables after its last epoch (parameters, batch
+statistics, the standardization of its training songs) as ``models/<model>/trial-NNN.msgpack``
+(``flax.serialization``, no pickle); ``results.json`` holds the model's configuration and the feature file's
+meta, which is all :mod:`jaxsep.predict` needs beside them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .atomic import atomic_path, write_text_atomic
+from .config import TRIALS_PER_UNIT, RunConfig
+from .errors import RunFolderError, RunInterrupted
+from .features.file import FeatureSet
+from .nn.models import get_spec
+from .results.run_folder import check_out_dir, json_safe, write_run_files
+from .training import classical, distributed
+from .training.experiment import (
+    RESULTS_FORMAT_VERSION,
+    results_header,
+    train_model,
+    trial_plan,
+)
+
+PLAN = "plan.json"
+UNITS = "units"
+MODELS = "models"
+
+
+class _Stop(BaseException):
+    """Raised by the signal handlers; a BaseException so no ``except Exception`` swallows it."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise :class:`_Stop` in the main thread for the block's duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number, _frame):
+        raise _Stop(number)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def staging_folder(out: Path) -> Path:
+    """Where the run folder ``out`` is built, and where an unfinished run is kept: ``.NAME.partial``."""
+    out = Path(out)
+    return out.parent / f".{out.name}.partial"
+
+
+def features_digest(features: FeatureSet) -> str:
+    """SHA-256 of everything in a feature set that shapes a result (maps, labels, names, meta)."""
+    digest = hashlib.sha256()
+    for array in (features.mels, features.labels):
+        digest.update(str(array.dtype).encode())
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    record = [features.maps, features.classes, features.song_ids, features.meta]
+    digest.update(json.dumps(record, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _fingerprint(features: FeatureSet, config: RunConfig, save_models: bool) -> dict:
+    """What a continued run must share with the unfinished one: everything that changes a number (not the
+    engine's lowering options, which do not)."""
+    settings = dataclasses.asdict(config)
+    for key in ("strategy", "trials_per_chunk"):
+        settings.pop(key)
+    return {"format_version": RESULTS_FORMAT_VERSION, "config": json.loads(json.dumps(settings)),
+            "features": features_digest(features), "save_models": save_models}
+
+
+def _save_models(folder: Path, name: str, final: dict, trial_indices) -> None:
+    """Writes each trial's variables (``final``: a nested dict of arrays with a leading trial axis) as
+    ``folder/models/<name>/trial-NNN.msgpack``."""
+    import jax
+    from flax import serialization
+
+    for row, trial in enumerate(trial_indices):
+        state = jax.tree.map(lambda leaf, row=row: np.asarray(leaf)[row], final)
+        with atomic_path(folder / MODELS / name / f"trial-{trial:03d}.msgpack") as temporary:
+            temporary.write_bytes(serialization.msgpack_serialize(state))
+
+
+def _unit_name(model: str, trials) -> str:
+    return f"{model}-{int(trials[0]):04d}-{int(trials[-1]):04d}.json"
+
+
+def _add_timing(total: dict, unit: dict) -> dict:
+    """A model's timing after one more unit: compile and run seconds summed, the rest the unit's."""
+    return {**unit, **{key: total[key] + unit[key] for key in ("compile_seconds", "run_seconds")}}
+
+
+def _done_trials(staging: Path, model: str) -> tuple[dict[int, dict], dict]:
+    """``({trial: record}, timing)`` of a model's finished units."""
+    done: dict[int, dict] = {}
+    timing: dict = {"compile_seconds": 0.0, "run_seconds": 0.0}
+    for path in sorted((staging / UNITS).glob(f"{model}-*.json")):
+        unit = json.loads(path.read_text())
+        done |= {record["trial"]: record for record in unit["trials"]}
+        timing = _add_timing(timing, unit["timing"])
+    return done, timing
+
+
+def run_into_folder(
+    features: FeatureSet,
+    config: RunConfig,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    save_models: bool = False,
+    trials_per_unit: int = TRIALS_PER_UNIT,
+    devices=None,
+    progress: Callable[[str, int, int], None] | None = None,
+    say: Callable[[str], None] = print,
+    extra: dict | None = None,
+) -> dict:
+    """Runs ``config`` on ``features`` into the run folder ``out`` (see the module docstring); ``extra`` is
+    added to the results (the demo says where its data came from).
+
+    Returns:
+      the results dict written to ``out/results.json``.
+
+    Raises:
+      RunFolderError: ``out`` holds a finished run (without ``overwrite``), or the unfinished run kept beside it
+        has another configuration or feature file.
+      RunInterrupted: SIGTERM or SIGINT; the finished units are kept.
+    """
+    out = Path(out)
+    if trials_per_unit < 1:
+        raise RunFolderError(f"trials per unit must be >= 1, got {trials_per_unit}")
+    check_out_dir(out, overwrite=overwrite)
+    plan = trial_plan(features, config)  # checks models and data before anything is written
+    staging = staging_folder(out)
+    fingerprint = _fingerprint(features, config, save_models)
+    writer = distributed.is_writer()  # with several processes only process 0 writes
+    if overwrite and staging.exists() and writer:
+        shutil.rmtree(staging)
+    if (staging / PLAN).is_file():
+        if json.loads((staging / PLAN).read_text()) != fingerprint:
+            raise RunFolderError(f"{staging}: holds an unfinished run of another configuration or feature file; "
+                                 "run that command again to finish it, or pass --overwrite to start afresh")
+        units = sorted(p.name for p in (staging / UNITS).glob("*.json"))
+        say(f"continuing the unfinished run in {staging} ({len(units)} unit(s) done)")
+    elif writer:
+        staging.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(staging / PLAN, json.dumps(fingerprint, indent=1))
+    started = time.perf_counter()
+    try:
+        with _stop_on_signals():
+            models = {name: _train_units(name, features, config, plan, staging, save_models, trials_per_unit,
+                                         devices, progress, writer) for name in config.models}
+            reference = _reference_unit(features, config, plan, staging, writer)
+    except (_Stop, KeyboardInterrupt) as stop:
+        number = getattr(stop, "signal_number", signal.SIGINT)
+        units = len(list((staging / UNITS).glob("*.json")))
+        raise RunInterrupted(f"{signal.Signals(number).name}: stopped; {units} finished unit(s) kept in {staging}; "
+                             "run the same command again to continue", number) from None
+    results = results_header(features, config, plan, devices)
+    if reference is not None:
+        results["reference"] = {classical.NAME: reference}
+    results["timing"] = {
+        "total_seconds": time.perf_counter() - started,
+        "compile_seconds": sum(m["timing"]["compile_seconds"] for m in models.values()),
+        "run_seconds": sum(m["timing"]["run_seconds"] for m in models.values()),
+    }
+    results["models"] = models
+    results["saved_models"] = save_models
+    results |= extra or {}
+    if writer:
+        _finish(staging, out, results, features)
+    return results
+
+
+def _train_units(name, features, config, plan, staging, save_models, trials_per_unit, devices, progress,
+                 writer) -> dict:
+    """One model's entry, training only the trials no finished unit holds, a unit at a time (the writer saves
+    each; every process keeps them in memory too, so none reads what another is writing)."""
+    trials = len(plan.seeds)
+    done, timing = _done_trials(staging, name)
+    missing = [t for t in range(trials) if t not in done]
+    for first in range(0, len(missing), trials_per_unit):
+        unit = np.array(missing[first:first + trials_per_unit])
+        base = trials - len(missing) + first
+        report = None if progress is None else (
+            lambda model, finished, _total, base=base: progress(model, base + finished, trials))
+        entry = train_model(name, features, config, plan, trials=unit, keep_state=save_models, devices=devices,
+                            progress=report)
+        final = entry.pop("final", None)
+        entry = json.loads(json.dumps(json_safe(entry)))  # as a unit read back from disk would be
+        if writer:
+            if save_models:
+                _save_models(staging, name, final, unit)  # before the unit: a unit on disk has its models
+            write_text_atomic(staging / UNITS / _unit_name(name, unit), json.dumps(entry))
+        done |= {record["trial"]: record for record in entry["trials"]}
+        timing = _add_timing(timing, entry["timing"])
+    spec = get_spec(name)
+    return {"maps": list(spec.maps), "description": spec.description, "timing": timing,
+            "trials": [done[t] for t in range(trials)]}
+
+
+def _reference_unit(features, config, plan, staging, writer) -> dict | None:
+    """The reference row, as one unit (fast: no training)."""
+    if not config.reference:
+        return None
+    path = staging / UNITS / "reference.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    reference = json.loads(json.dumps(json_safe(classical.run_reference(features, plan))))
+    if writer:
+        write_text_atomic(path, json.dumps(reference))
+    return reference
+
+
+def _finish(staging: Path, out: Path, results: dict, features: FeatureSet) -> None:
+    """Writes the report into the staging folder, drops the units, and renames it to ``out``."""
+    write_run_files(staging, results, features, name=out.name)
+    shutil.rmtree(staging / UNITS, ignore_errors=True)
+    (staging / PLAN).unlink(missing_ok=True)
+    if out.exists():
+        trash = out.parent / f".{out.name}.old"
+        shutil.rmtree(trash, ignore_errors=True)
+        out.rename(trash)
+        staging.rename(out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        staging.rename(out)

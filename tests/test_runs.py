@@ -1,0 +1,80 @@
+"""Runs that survive interruption: kill part-way (SIGTERM), run again, get the numbers of an uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jaxsep.cli import app
+from jaxsep.features.file import save_features
+from jaxsep.features.toy import toy_features
+from jaxsep.runs import staging_folder
+
+ARGS = ["--models", "novox,stems3", "--trials", "12", "--epochs", "2", "--filters", "2,3", "--batch-size", "8",
+        "--trials-per-unit", "1"]
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    toy = toy_features(songs_per_class=(6, 7, 6), n_mels=12, frames=16, strength=1.5, seed=9)
+    return save_features(tmp_path_factory.mktemp("f") / "toy.npz", mels=toy.mels, maps=toy.maps, labels=toy.labels,
+                         classes=toy.classes, song_ids=toy.song_ids, meta=toy.meta)
+
+
+def _trials(folder: Path) -> dict:
+    results = json.loads((folder / "results.json").read_text())
+    return {name: [{k: t[k] for k in ("trial", "seed", "test_songs", "epochs", "chosen", "predicted_labels",
+                                      "probabilities")} for t in model["trials"]]
+            for name, model in results["models"].items()}
+
+
+def test_a_killed_run_continues_to_the_numbers_of_an_uninterrupted_one(features, tmp_path):
+    whole = tmp_path / "whole"
+    done = CliRunner().invoke(app, ["run", str(features), "--out", str(whole), *ARGS])
+    assert done.exit_code == 0, done.output
+
+    out = tmp_path / "killed"
+    units = staging_folder(out) / "units"
+    command = [sys.executable, "-c", "from jaxsep.cli import main; main()", "run", str(features), "--out", str(out),
+               *ARGS]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "COLUMNS": "300"})
+    deadline = time.monotonic() + 240
+    while not (units.is_dir() and any(units.glob("novox-*.json"))) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "SIGTERM" in stderr and "run the same command again to continue" in stderr
+    kept = sorted(p.name for p in units.glob("*.json"))
+    assert kept and len(kept) < 24 and not out.exists()  # some units kept, the run not finished
+
+    other = CliRunner().invoke(app, ["run", str(features), "--out", str(out), *ARGS[:-2], "--epochs", "3"])
+    assert other.exit_code == 1 and "another configuration or feature file" in other.output
+
+    again = CliRunner().invoke(app, ["run", str(features), "--out", str(out), *ARGS])
+    assert again.exit_code == 0, again.output
+    assert f"continuing the unfinished run in {staging_folder(out)} ({len(kept)} unit(s) done)" in again.output
+    assert _trials(out) == _trials(whole)
+    assert not staging_folder(out).exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in whole.iterdir())
+
+
+def test_overwrite_drops_an_unfinished_run(features, tmp_path):
+    out = tmp_path / "run"
+    staging = staging_folder(out)
+    (staging / "units").mkdir(parents=True)
+    (staging / "plan.json").write_text(json.dumps({"config": "something else"}))
+    two = ["run", str(features), "--out", str(out), "--models", "novox", "--trials", "2", "--epochs", "1",
+           "--filters", "2,3"]
+    refused = CliRunner().invoke(app, two)
+    assert refused.exit_code == 1 and "unfinished run of another configuration" in refused.output
+    fresh = CliRunner().invoke(app, [*two, "--overwrite"])
+    assert fresh.exit_code == 0, fresh.output
+    assert json.loads((out / "results.json").read_text())["config"]["trials"] == 2
