@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/jaxsep demo --out runs/demo --overwrite
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 tests
 
 clean:
 	rm -rf $(VENV)

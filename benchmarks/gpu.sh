@@ -15,16 +15,19 @@
 #      entry of $RUNS ("BATCH:VARIANT,VARIANT..."): the engine's lowerings with $TRIALS trials per model, the
 #      peers with the trials their ":N" gives, extrapolated to $TRIALS (marked * in the table); default
 #      precision (TF32 convolutions in JAX and PyTorch alike);
-#   4. correctness on the GPU: tests/test_engine.py (trial equivalence of the lowerings), test_layers.py
+#   4. sweeps at full width: `jaxsep sweep --strategy vmap` of stems3 with 50, 200 and 800 trial-configs
+#      (50 trials × 1, 4 and 16 combinations of learning rate, dropout and L2, one program per batch size):
+#      wall seconds, compile apart, and trial-configs per second into sweeps.txt;
+#   5. correctness on the GPU: tests/test_engine.py (trial equivalence of the lowerings), test_layers.py
 #      (separable conv vs a scipy reference; pool, fused block and shifted-weight-gradient conv vs flax),
 #      test_models.py, test_metrics.py,
 #      test_benchmarks.py; the 8-forced-CPU-devices sharding test is deselected (one GPU); float32 at
 #      "highest" precision (no TF32).
 # Writes (7 files at most: the device tool brings back 8): $OUT/summary.txt (environment and step results),
-# parts.txt, throughput-<i>-b<batch>.json, workers.log (the benchmark workers' stderr), pytest.txt; tables go
-# to stdout.
+# parts.txt, throughput-<i>-b<batch>.json, workers.log (the benchmark workers' stderr), sweeps.txt, pytest.txt;
+# tables go to stdout.
 # Knobs (environment): PYTHON (default python3), TRIALS (50), RUNS (see below), STEPS ("env parts throughput
-# tests"), PARTS_TRIALS (50), PARTS_BATCH (16), PARTS (step_parts.py's --parts), and each step's time limit: PARTS_TIMEOUT, BENCH_TIMEOUT (per run),
+# sweeps tests"), SWEEP_TIMEOUT, PARTS_TRIALS (50), PARTS_BATCH (16), PARTS (step_parts.py's --parts), and each step's time limit: PARTS_TIMEOUT, BENCH_TIMEOUT (per run),
 # WORKER_TIMEOUT (per variant), TEST_TIMEOUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,8 +49,12 @@ fi
 export XLA_FLAGS=""
 
 TRIALS=${TRIALS:-50}
-RUNS=${RUNS:-"16:engine,engine-vmap,jax-loop:10,torch-eager:5,torch-func:5 32:engine,engine-vmap,jax-loop:10,torch-eager:5,torch-func:5"}
-STEPS=${STEPS:-"env parts throughput tests"}
+# batch 8 is the default recipe's, 32 the earlier one (and the measurements of 2026-11-27)
+RUNS=${RUNS:-"8:engine,engine-vmap,jax-loop:10,torch-eager:5,torch-tuned:5 32:engine,engine-vmap,torch-eager:5,torch-tuned:5,torch-func:5"}
+STEPS=${STEPS:-"env parts throughput sweeps tests"}
+SWEEP_TIMEOUT=${SWEEP_TIMEOUT:-150}
+SWEEP_TRIALS=50
+SWEEP_TOY=(128 458)
 PARTS_TRIALS=${PARTS_TRIALS:-50}
 PARTS_BATCH=${PARTS_BATCH:-16}
 PARTS=${PARTS:-conv,trials-block,trials-step}
@@ -61,11 +68,12 @@ if [[ $DRY == 1 ]]; then
   export JAX_PLATFORMS=cpu
   WANT=cpu
   TRIALS=3
-  RUNS="8:engine,engine-vmap,jax-loop:2,torch-eager:2,torch-func:2 16:engine,torch-eager:2"
+  RUNS="8:engine,engine-vmap,jax-loop:2,torch-eager:2,torch-tuned:2,torch-func:2 16:engine,torch-eager:2"
   PARTS_TRIALS=3; PARTS_BATCH=4
   SIZE=(--songs 24 --classes 3 --mels 16 --frames 24 --epochs 2 --filters 3,4 --models stems3,stems3_dw)
   PARTS_SIZE=(--mels 16 --frames 24 --calls 2 --repeats 1)
   TEST_TIMEOUT=600; PARTS_TIMEOUT=300; BENCH_TIMEOUT=900; WORKER_TIMEOUT=600
+  SWEEP_TIMEOUT=900; SWEEP_TRIALS=2; SWEEP_TOY=(16 24)
 else
   export JAX_PLATFORMS=cuda
   WANT=gpu
@@ -151,9 +159,37 @@ if wants throughput; then
   done
 fi
 
-# 4. Correctness on the device -----------------------------------------------------------------------------
+# 4. Sweeps at full width -------------------------------------------------------------------------------------
+if wants sweeps; then
+  "$PY" - "$OUT/sweep-features.npz" "${SWEEP_TOY[@]}" > /dev/null 2>&1 <<'EOF'
+import sys
+from jaxsep.features.file import save_features
+from jaxsep.features.toy import toy_features
+f = toy_features(songs_per_class=(11,) * 6, n_mels=int(sys.argv[2]), frames=int(sys.argv[3]), seed=11, dtype="float16")
+save_features(sys.argv[1], mels=f.mels, maps=f.maps, labels=f.labels, classes=f.classes, song_ids=f.song_ids,
+              meta=f.meta)
+EOF
+  : > "$OUT/sweeps.txt"
+  for grid in "--learning-rate 1e-4 --dropout 0.5 --l2 1e-4" "--learning-rate 1e-4,3e-5 --dropout 0.5,0.3 --l2 1e-4" \
+              "--learning-rate 1e-4,3e-5,1e-5,3e-4 --dropout 0.5,0.3 --l2 1e-4,1e-3"; do
+    # shellcheck disable=SC2086  # $grid is a list of options
+    timeout "$SWEEP_TIMEOUT" "$PY" cli.py sweep "$OUT/sweep-features.npz" --model stems3 --trials "$SWEEP_TRIALS" \
+      --batch-size 8 --strategy vmap $grid --out "$OUT/sweep.json" > /dev/null 2>> "$OUT/workers.log"
+    status=$?
+    if [[ $status == 0 ]]; then
+      "$PY" benchmarks/sweep_rate.py "$OUT/sweep.json" | tee -a "$OUT/sweeps.txt"
+    else
+      echo "FAILED: sweep $grid (exit $status; 124 = timed out)" | tee -a "$OUT/sweeps.txt"; FAILED+=(sweeps)
+    fi
+  done
+  rm -f "$OUT/sweep.json" "$OUT/sweep.md" "$OUT/sweep-features.npz"
+  note "sweeps done"
+fi
+
+# 5. Correctness on the device -----------------------------------------------------------------------------
 if wants tests; then
-  TESTS=(tests/test_engine.py tests/test_layers.py tests/test_models.py tests/test_metrics.py tests/test_benchmarks.py)
+  TESTS=(tests/test_engine.py tests/test_layers.py tests/test_models.py tests/test_metrics.py tests/test_sweep.py
+         tests/test_benchmarks.py)
   PYTEST_ARGS=(-q -p no:cacheprovider -x -k "not sharded_over_eight_devices")
   [[ $DRY == 1 ]] && PYTEST_ARGS+=(--collect-only)   # dry run: check the selection, not the CPU's speed
   if "$PY" -c "import pytest" 2>/dev/null; then

@@ -11,6 +11,10 @@ Variants (``--variants``, comma list):
 * ``jax-loop`` — a Python loop over trials of the same jitted per-trial trainer with rolled ``lax.scan`` s
   (``benchmarks/engine.py``'s ``python_loop``: what a JAX user writes); ``jax-loop-unrolled`` unrolls them;
 * ``torch-eager`` — :func:`torch_reference.run_eager`, one trial after another (the paper's Keras-style loop);
+* ``torch-tuned`` — the same loop as a PyTorch user tunes it (:class:`torch_reference.Tuning`): channels-last
+  memory, bfloat16 autocast where the device supports it (``torch.cuda.is_bf16_supported()``; on CPU oneDNN's
+  bf16 support, i.e. AVX-512 BF16 or AMX), ``torch.compile`` where it works (``mode="reduce-overhead"``, CUDA
+  graphs, on a GPU; falls back to eager, saying so, when compiling fails);
 * ``torch-func`` — :func:`torch_reference.run_ensemble`, all trials as one ``torch.func`` vmapped ensemble.
 
 Every variant runs in its OWN subprocess (``--worker``): JAX and PyTorch in one process can clash on a GPU, and
@@ -49,7 +53,7 @@ ROOT = HERE.parent
 
 JAX_VARIANTS = ("engine", "engine-vmap", "engine-map", "engine-sequential", "engine-stepped", "jax-loop",
                 "jax-loop-unrolled")
-TORCH_VARIANTS = ("torch-eager", "torch-func")
+TORCH_VARIANTS = ("torch-eager", "torch-tuned", "torch-func")
 #: Input maps and conv kind of each model, as in jaxsep.nn.models.MODELS (tests/test_benchmarks.py checks it);
 #: repeated here so the orchestrator and the PyTorch worker need not import JAX.
 MODEL_MAPS = {"full": ("mix",), "novox": ("novox",), "stems3": ("bass", "drums", "other"),
@@ -197,20 +201,32 @@ def torch_worker(args) -> dict:
     features, seeds, splits, config = _worker_inputs(args)
     n_run = args.run_trials
     device = args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu")
-    runner = torch_reference.run_eager if args.variant == "torch-eager" else torch_reference.run_ensemble
+    tuning = torch_reference.EAGER
+    if args.variant == "torch-tuned":
+        tuning = _tuning(torch, device)
+    runner = torch_reference.run_ensemble if args.variant == "torch-func" else torch_reference.run_eager
     rss_before = _rss_bytes()
     models = {}
     for name in args.models.split(","):
         x = features.select_maps(MODEL_MAPS[name])
 
         def run(cfg, n, x=x, name=name):
+            extra = {} if args.variant == "torch-func" else {"tuning": tuning}
             return runner(x, features.labels, {k: v[:n] for k, v in splits.items()}, seeds[:n], cfg,
-                          separable=SEPARABLE[name], n_classes=args.classes, device=device)
+                          separable=SEPARABLE[name], n_classes=args.classes, device=device, **extra)
 
         try:
-            # Warm-up: oneDNN / cuDNN pick and cache kernels on first use of each shape.
+            # Warm-up: oneDNN / cuDNN pick and cache kernels on first use of each shape (and torch.compile).
             begin = time.perf_counter()
-            run(config.replace(epochs=1), n_run if args.variant == "torch-func" else 1)
+            try:
+                run(config.replace(epochs=1), n_run if args.variant == "torch-func" else 1)
+            except Exception as error:  # torch.compile "where it works": fall back to eager, and say so
+                if tuning.compile_mode is None:
+                    raise
+                print(f"    torch.compile failed ({type(error).__name__}: {str(error)[:200]}); eager instead",
+                      file=sys.stderr, flush=True)
+                tuning = torch_reference.Tuning(tuning.channels_last, tuning.autocast, None)
+                run(config.replace(epochs=1), 1)
             warmup_s = time.perf_counter() - begin
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
@@ -221,7 +237,8 @@ def torch_worker(args) -> dict:
             models[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
             print(f"    {args.variant} {name}: FAILED {models[name]['error']}", file=sys.stderr, flush=True)
             continue
-        models[name] = {"trials": n_run, "setup_s": warmup_s, "run_s": run_s, "detail": f"device={device}",
+        detail = f"device={device}" + (f", {tuning}" if args.variant == "torch-tuned" else "")
+        models[name] = {"trials": n_run, "setup_s": warmup_s, "run_s": run_s, "detail": detail,
                         "accuracy": _selected_accuracy(history),
                         "finite": bool(np.all(np.isfinite(history["test_loss"])))}
         print(f"    {args.variant} {name}: warm-up {warmup_s:.2f} s, run {run_s:.2f} s", file=sys.stderr, flush=True)
@@ -234,9 +251,22 @@ def torch_worker(args) -> dict:
     else:
         peak, peak_kind, name = _peak_rss_bytes(), "process peak RSS", cpu_name()
         precision = f"float32, {torch.get_num_threads()} threads"
+    if tuning.autocast:
+        precision += ", bfloat16 autocast"
     return {"framework": f"torch {torch.__version__}", "backend": device, "device": name, "precision": precision,
             "peak_bytes": int(peak), "peak_kind": peak_kind, "rss_before_bytes": rss_before, "models": models,
             "n_train": int(splits["train"].shape[1]), "n_test": int(splits["test"].shape[1])}
+
+
+def _tuning(torch, device: str):
+    """The tuned loop's settings on this device: bf16 autocast only where the hardware runs bf16 natively."""
+    import torch_reference
+
+    if device.startswith("cuda"):
+        return torch_reference.Tuning(channels_last=True, autocast=torch.cuda.is_bf16_supported(),
+                                      compile_mode="reduce-overhead")
+    return torch_reference.Tuning(channels_last=True, autocast=torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+                                  compile_mode="default")
 
 
 # ----------------------------------------------------------------------------------------------- orchestration
@@ -446,7 +476,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--filters", default="16,32")
     parser.add_argument("--models", default="stems3")
-    parser.add_argument("--variants", default="engine,jax-loop,torch-eager,torch-func",
+    parser.add_argument("--variants", default="engine,jax-loop,torch-eager,torch-tuned,torch-func",
                         help="comma list of NAME[:TRIALS] (TRIALS overrides --trials / --peer-trials)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strength", type=float, default=0.5,

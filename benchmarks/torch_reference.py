@@ -26,6 +26,7 @@ the last batch is simply smaller instead of padded and masked (the same arithmet
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -155,9 +156,23 @@ def _epoch_orders(train: np.ndarray, epochs: int, seed: int) -> list[np.ndarray]
     return [train[rng.permutation(len(train))] for _ in range(epochs)]
 
 
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """How a PyTorch user speeds up the loop: channels-last memory, bfloat16 autocast (weights, optimizer and
+    batch-norm statistics stay float32), ``torch.compile`` of the model (``mode``; ``"reduce-overhead"`` uses CUDA
+    graphs on a GPU). The default is plain eager float32."""
+
+    channels_last: bool = False
+    autocast: bool = False
+    compile_mode: str | None = None
+
+
+EAGER = Tuning()
+
+
 def train_trial(x: torch.Tensor, y: torch.Tensor, trial: dict, seed: int, config, *, separable: bool,
-                n_classes: int) -> dict[str, np.ndarray]:
-    """One trial in eager PyTorch.
+                n_classes: int, tuning: Tuning = EAGER, compiled=None) -> dict[str, np.ndarray]:
+    """One trial in PyTorch (eager float32 unless ``tuning`` says otherwise).
 
     Args:
       x: NCHW float32 features of every song, shape ``(S, C, mel, time)``, on the device to train on.
@@ -166,6 +181,9 @@ def train_trial(x: torch.Tensor, y: torch.Tensor, trial: dict, seed: int, config
         and ``mean``, ``std`` ``(C,)`` (from :func:`standardizer`).
       seed: seeds the init, the dropout stream and the shuffling.
       config: a :class:`jaxsep.config.TrainConfig`.
+      tuning: see :class:`Tuning`.
+      compiled: ``(module, forward)`` built once by :func:`run_eager` and reused by every trial (a new
+        module per trial would recompile); the module gets this trial's initial weights.
 
     Returns:
       ``train_loss``, ``test_loss``, ``test_accuracy``, ``test_f1`` each ``(epochs,)``.
@@ -173,7 +191,15 @@ def train_trial(x: torch.Tensor, y: torch.Tensor, trial: dict, seed: int, config
     device = x.device
     torch.manual_seed(seed)
     model = build_model(separable, x.shape[1], n_classes, tuple(x.shape[2:]), config).to(device)
+    forward = model
+    if compiled is not None:
+        compiled[0].load_state_dict(model.state_dict())
+        model, forward = compiled
+    if tuning.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-8)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tuning.autocast)
     mean = torch.as_tensor(trial["mean"], device=device)[None, :, None, None]
     std = torch.as_tensor(trial["std"], device=device)[None, :, None, None]
     weights = torch.as_tensor(trial["class_weights"], device=device)
@@ -188,7 +214,9 @@ def train_trial(x: torch.Tensor, y: torch.Tensor, trial: dict, seed: int, config
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             xb, yb = (x[index] - mean) / std, y[index]
-            cross_entropy = F.cross_entropy(model(xb), yb, reduction="none")
+            with autocast:
+                logits = forward(xb)
+            cross_entropy = F.cross_entropy(logits.float(), yb, reduction="none")
             # Keras class_weight: weighted per-sample loss averaged over the batch's rows.
             loss = (cross_entropy * weights[yb]).mean() + kernel_penalty(model.named_parameters(), config.l1, config.l2)
             optimizer.zero_grad(set_to_none=True)
@@ -197,9 +225,9 @@ def train_trial(x: torch.Tensor, y: torch.Tensor, trial: dict, seed: int, config
             total = total + loss.detach() * len(index)
         train_losses.append(total / len(order))
         model.eval()
-        with torch.no_grad():
-            logits = torch.cat([model((x[test[s : s + batch_size]] - mean) / std)
-                                for s in range(0, len(test), batch_size)])
+        with torch.no_grad(), autocast:
+            logits = torch.cat([forward((x[test[s : s + batch_size]] - mean) / std)
+                                for s in range(0, len(test), batch_size)]).float()
             test_losses.append(F.cross_entropy(logits, y[test])
                                + kernel_penalty(model.named_parameters(), config.l1, config.l2))
             test_predictions.append(logits.argmax(-1))
@@ -219,8 +247,9 @@ def _trial_inputs(x_np: np.ndarray, splits: dict, t: int) -> dict:
             "mean": mean, "std": std}
 
 
-def run_eager(x_np, labels, splits, seeds, config, *, separable, n_classes, device="cpu") -> dict[str, np.ndarray]:
-    """Trials one after another with :func:`train_trial`.
+def run_eager(x_np, labels, splits, seeds, config, *, separable, n_classes, device="cpu",
+              tuning: Tuning = EAGER) -> dict[str, np.ndarray]:
+    """Trials one after another with :func:`train_trial` (``tuning``: :class:`Tuning`).
 
     Args:
       x_np: the model's maps, shape ``(songs, mel, time, C)``.
@@ -232,8 +261,14 @@ def run_eager(x_np, labels, splits, seeds, config, *, separable, n_classes, devi
       per-epoch metrics, each ``(trials, epochs)``.
     """
     x, y = to_device_data(x_np, labels, device)
+    compiled = None
+    if tuning.compile_mode is not None:
+        module = build_model(separable, x.shape[1], n_classes, tuple(x.shape[2:]), config).to(x.device)
+        if tuning.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        compiled = (module, torch.compile(module, mode=tuning.compile_mode))
     outs = [train_trial(x, y, _trial_inputs(x_np, splits, t), int(seed), config, separable=separable,
-                        n_classes=n_classes) for t, seed in enumerate(seeds)]
+                        n_classes=n_classes, tuning=tuning, compiled=compiled) for t, seed in enumerate(seeds)]
     return {k: np.stack([o[k] for o in outs]) for k in outs[0]}
 
 

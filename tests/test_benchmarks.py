@@ -164,6 +164,24 @@ def test_eager_trial_returns_per_epoch_metrics(torch_reference):
 
 
 @pytest.mark.parametrize("separable", [False, True])
+def test_channels_last_and_a_shared_module_train_like_eager(torch_reference, separable):
+    """The tuned loop's memory layout and its reuse of one (compilable) module across trials change nothing
+    but float rounding: same init (reloaded per trial), shuffles, dropout stream and Adam."""
+    x, labels, splits, seeds = _tiny()
+    config = TrainConfig(epochs=2, batch_size=8, filters=(3, 4))
+    eager = torch_reference.run_eager(x, labels, splits, seeds, config, separable=separable, n_classes=3)
+    tuned = torch_reference.run_eager(x, labels, splits, seeds, config, separable=separable, n_classes=3,
+                                      tuning=torch_reference.Tuning(channels_last=True))
+    for key in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(tuned[key], eager[key], rtol=1e-4, atol=1e-5)
+    module = torch_reference.build_model(separable, 3, 3, x.shape[1:3], config)
+    shared = torch_reference.train_trial(*torch_reference.to_device_data(x, labels, "cpu"),
+                                         torch_reference._trial_inputs(x, splits, 0), int(seeds[0]), config,
+                                         separable=separable, n_classes=3, compiled=(module, module))
+    np.testing.assert_allclose(shared["test_loss"], eager["test_loss"][0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("separable", [False, True])
 def test_ensemble_equals_eager_without_dropout(torch_reference, separable):
     """Without dropout (the only stream vmap draws differently), the torch.func ensemble trains each member
     exactly as the eager loop trains that trial: same init, shuffles, batch norm and Adam."""

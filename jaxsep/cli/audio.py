@@ -25,6 +25,8 @@ from .common import CacheDir, ModelRepo, console, fail_cleanly, parse_repeated, 
 
 Data = Annotated[Path, typer.Argument(exists=True, help="Class folders, a GiantSteps folder or a .csv manifest.")]
 Classes = Annotated[Optional[list[str]], typer.Option(help="Keep only these classes (repeat, or comma-separated).")]
+Label = Annotated[str, typer.Option(help="GiantSteps+ only: label each track by Beatport's 'genre' or its first "
+                                         "'sub-genre'.")]
 Start = Annotated[Optional[float], typer.Option(min=0.0, help="Segment start (s) for songs without their own; "
                                                               "default: the drop.")]
 Pad = Annotated[bool, typer.Option(help="Pad songs shorter than a segment (10.63 s) with silence instead of "
@@ -65,6 +67,7 @@ def features_command(
     out: Annotated[Path, typer.Option(help="Feature file to write (.npz).")] = Path("features.npz"),
     separator: SeparatorChoice = None,
     classes: Classes = None,
+    label: Label = "genre",
     start: Start = None,
     pad: Pad = False,
     strict: Strict = False,
@@ -73,13 +76,16 @@ def features_command(
     model_repo: ModelRepo = None,
     device: Device = None,
     float32: Annotated[bool, typer.Option(help="Store maps as float32 (default float16, 0.03 dB steps).")] = False,
+    segments_per_song: Annotated[int, typer.Option(help="Non-overlapping segments per song (the drop first, then "
+                                                        "the next best); 1 is the paper's protocol.")] = 1,
 ) -> None:
-    """Separates every song's segment and writes its log-mel maps (mix, novox, bass, drums, other, vocals)."""
-    songs, problems = discover(data, classes=parse_repeated(classes))
+    """Separate every song's segment and write its log-mel maps (mix, novox, bass, drums, other, vocals)."""
+    songs, problems = discover(data, classes=parse_repeated(classes), label=label, say=say)
     chosen = open_separator(separator, model_repo=model_repo, device=device)
     name = chosen if chosen == GIVEN else chosen.name
     say(f"{len(songs)} songs, separator {name}")
-    options = FeatureOptions(start=start, pad=pad, strict=strict, dtype="float32" if float32 else "float16")
+    options = FeatureOptions(start=start, pad=pad, strict=strict, dtype="float32" if float32 else "float16",
+                             segments_per_song=segments_per_song)
     with _bar() as bar:
         run = featurize(songs, out=out, separator=chosen, cache=Cache(cache or default_cache_dir(), force=force),
                         options=options, problems=problems, progress=_Bars(bar))
@@ -94,6 +100,7 @@ def separate_command(
     separator: Annotated[Optional[str], typer.Option(help="dsp or demucs (default: demucs if its weights are "
                                                           "found, else dsp).")] = None,
     classes: Classes = None,
+    label: Label = "genre",
     start: Start = None,
     pad: Pad = False,
     strict: Strict = False,
@@ -102,10 +109,10 @@ def separate_command(
     model_repo: ModelRepo = None,
     device: Device = None,
 ) -> None:
-    """Writes each song's segment and its separated stems as audio files."""
+    """Write each song's segment and its separated stems as audio files."""
     if separator == GIVEN:
         raise typer.BadParameter("'given' stems need no separating; choose dsp or demucs", param_hint="--separator")
-    songs, problems = discover(data, classes=parse_repeated(classes))
+    songs, problems = discover(data, classes=parse_repeated(classes), label=label, say=say)
     chosen = open_separator(separator, model_repo=model_repo, device=device)
     with _bar() as bar:
         run = separate_to_folder(songs, out=out, separator=chosen, cache=Cache(cache or default_cache_dir()),

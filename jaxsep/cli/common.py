@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config import STRATEGIES, RunConfig, TrainConfig
-from ..errors import JaxsepError
+from ..errors import JaxsepError, RunInterrupted
 
 #: Progress, notes and errors (stderr); tables and results go to :data:`out` (stdout).
 console = Console(stderr=True)
@@ -38,6 +38,9 @@ def fail_cleanly(command: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except RunInterrupted as stop:  # what finished is kept; the usual exit status of a signalled program
+            console.print(f"[yellow]interrupted:[/yellow] {escape(str(stop))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(128 + stop.signal_number) from None
         except JaxsepError as error:
             console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
@@ -55,6 +58,17 @@ def parse_repeated(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
     return [name for value in values for name in parse_names(value)]
+
+
+def parse_numbers(text: str) -> tuple[float, ...]:
+    """``"1e-4, 3e-4"`` → ``(0.0001, 0.0003)``; JaxsepError naming the text for anything else."""
+    try:
+        values = tuple(float(v) for v in parse_names(text))
+    except ValueError:
+        raise JaxsepError(f"expected comma-separated numbers like 1e-4,3e-4, got {text!r}") from None
+    if not values:
+        raise JaxsepError(f"expected at least one number, got {text!r}")
+    return values
 
 
 def parse_filters(text: str) -> tuple[int, int]:
@@ -87,7 +101,12 @@ Dropout = Annotated[float, typer.Option(help="Dropout before the dense layer.")]
 SelectOn = Annotated[str, typer.Option(help="Pick each trial's epoch on the 'test' (paper) or 'validation' loss.")]
 Strategy = Annotated[str, typer.Option(help=f"Engine lowering: {', '.join(STRATEGIES)} (same numbers).")]
 Chunk = Annotated[Optional[int], typer.Option(help="Trials per compiled call (default: from a memory estimate).")]
-Overwrite = Annotated[bool, typer.Option(help="Replace an output folder that already holds a run.")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an output folder that already holds a run, and drop an "
+                                                 "unfinished one kept beside it.")]
+SaveModels = Annotated[bool, typer.Option(help="Keep every trial's trained model in the run folder (for "
+                                                "`jaxsep predict`).")]
+TrialsPerUnit = Annotated[int, typer.Option(help="Trials trained between two saves of the unfinished run (what an "
+                                                 "interruption can lose).")]
 CacheDir = Annotated[Optional[Path], typer.Option("--cache", help="Cache folder (default: $JAXSEP_CACHE or "
                                                                   ".jaxsep-cache).")]
 ModelRepo = Annotated[Optional[Path], typer.Option(exists=True, file_okay=False,
@@ -95,12 +114,13 @@ ModelRepo = Annotated[Optional[Path], typer.Option(exists=True, file_okay=False,
 
 
 def build_run_config(*, models: str, trials: int, seed: int, strategy: str, trials_per_chunk: int | None = None,
-                     filters: str = join(TRAIN.filters), **train_options) -> RunConfig:
+                     filters: str = join(TRAIN.filters), rope: float = RUN.rope, reference: bool = RUN.reference,
+                     **train_options) -> RunConfig:
     """Maps CLI options onto :class:`RunConfig` (which validates them); ``train_options`` are
     :class:`TrainConfig` fields, ``filters`` its text form."""
     train = TrainConfig(filters=parse_filters(filters), **train_options)
     return RunConfig(models=parse_names(models), trials=trials, seed=seed, train=train,
-                     trials_per_chunk=trials_per_chunk, strategy=strategy)
+                     trials_per_chunk=trials_per_chunk, strategy=strategy, rope=rope, reference=reference)
 
 
 @contextlib.contextmanager

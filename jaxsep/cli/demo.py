@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..cache import Cache, default_cache_dir
-from ..demo import DEMO_TRIALS, run_demo, run_pairs
+from ..demo import DEMO_DIFFICULTY, DEMO_SEGMENTS, DEMO_TRIALS, run_demo, run_pairs
 from .common import (
     RUN,
     TRAIN,
@@ -41,6 +41,10 @@ def demo(
     compare_separators: Annotated[bool, typer.Option(help="Run true, dsp and (if weights are found) demucs "
                                                           "stems and compare.")] = False,
     trials: Annotated[int, typer.Option(help=f"Trials (default {DEMO_TRIALS}; the paper ran 50).")] = DEMO_TRIALS,
+    difficulty: Annotated[float, typer.Option(help="The synthetic set's difficulty, 0 (textbook genres) to 1 "
+                                                   "(blurred).")] = DEMO_DIFFICULTY,
+    segments_per_song: Annotated[int, typer.Option(help="Segments taken from each song (1: the paper's "
+                                                        "protocol).")] = DEMO_SEGMENTS,
     models: Models = join(RUN.models),
     epochs: Epochs = TRAIN.epochs,
     seed: Seed = RUN.seed,
@@ -52,7 +56,7 @@ def demo(
     model_repo: ModelRepo = None,
     overwrite: Overwrite = False,
 ):
-    """From nothing to Table 1, Figure 1 and p-values: synthetic songs → stems → mels → four models."""
+    """Run the main job: synthetic songs (or yours) → stems → mels → four models → Table 1, figures, report."""
     config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
                               epochs=epochs, batch_size=batch_size, select_on=select_on)
     if trials < 50:
@@ -60,6 +64,7 @@ def demo(
     with train_bars() as progress:
         runs = run_demo(out_dir, config, data=data, cache=Cache(cache or default_cache_dir()), separator=separator,
                         compare_separators=compare_separators, model_repo=model_repo, overwrite=overwrite,
+                        difficulty=difficulty, segments_per_song=segments_per_song,
                         say=lambda text: console.print(text, highlight=False, markup=False),
                         train_progress=progress)
     for name in runs:
@@ -87,7 +92,7 @@ def pairs(
     strategy: Strategy = RUN.strategy,
     overwrite: Overwrite = False,
 ):
-    """The paper's introductory experiment: binary tasks on class pairs (a similar pair should be harder)."""
+    """Run the paper's introductory experiment: binary tasks on class pairs (a similar pair should be harder)."""
     from ..features.file import load_features
     from ..nn.models import required_maps
 

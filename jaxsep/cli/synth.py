@@ -41,5 +41,5 @@ def synth(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``synth`` command to ``app``."""
+    """Adds ``synth`` to ``app``."""
     app.command("synth")(fail_cleanly(synth))

@@ -1,0 +1,71 @@
+"""Trials over several processes (hosts) on JAX's multi-controller runtime (``jax.distributed``).
+
+Every process runs the same command. Trial ``t`` goes to process ``t mod N``, which trains it on its own
+local devices with the same program a single process would use; the histories are then gathered to every
+process (``multihost_utils.process_allgather``), so process 0 can write the run folder. Trials share nothing,
+so no other collective is needed and each trial's numbers are those of a one-process run. On CPU the
+collectives go through gloo.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+
+#: Environment variables of launchers JAX can configure itself from (SLURM, Open MPI, Cloud TPU).
+_LAUNCHERS = {"SLURM_NTASKS": "SLURM", "OMPI_COMM_WORLD_SIZE": "Open MPI", "TPU_WORKER_HOSTNAMES": "Cloud TPU"}
+
+
+def initialize(coordinator: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None) -> str | None:
+    """Joins the multi-controller runtime, before any JAX computation; returns how, or None for one process.
+
+    With ``coordinator`` (``HOST:PORT``), ``num_processes`` and ``process_id`` given, as they say; with none given,
+    JAX's own detection when a launcher that runs several tasks is present (SLURM, Open MPI, Cloud TPU), else
+    a single process.
+    """
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if coordinator is not None or num_processes is not None or process_id is not None:
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                                   process_id=process_id)
+        return f"process {process_id} of {num_processes} (coordinator {coordinator})"
+    for variable, launcher in _LAUNCHERS.items():
+        value = os.environ.get(variable, "")
+        if value and (not value.isdigit() or int(value) > 1):
+            jax.distributed.initialize()
+            return f"process {jax.process_index()} of {jax.process_count()} ({launcher})"
+    return None
+
+
+def is_writer() -> bool:
+    """Whether this process writes files (process 0, or the only one)."""
+    return jax.process_index() == 0
+
+
+def my_trials(n_trials: int) -> np.ndarray:
+    """The positions ``0..n_trials-1`` this process trains: ``t`` with ``t mod N`` equal to its index."""
+    return np.arange(jax.process_index(), n_trials, jax.process_count())
+
+
+def gather(history: dict, n_trials: int) -> dict:
+    """Every process's share of a history (arrays with a leading axis over :func:`my_trials`) reassembled in
+    trial order on every process: ``(n_trials, ...)`` arrays."""
+    from jax.experimental import multihost_utils
+
+    count = jax.process_count()
+    per_process = -(-n_trials // count)
+
+    def padded(leaf):
+        leaf = np.asarray(leaf)
+        extra = per_process - leaf.shape[0]
+        return np.concatenate([leaf, np.repeat(leaf[-1:], extra, axis=0)]) if extra else leaf
+
+    stacked = multihost_utils.process_allgather(jax.tree.map(padded, history), tiled=False)
+
+    def reorder(leaf):
+        leaf = np.asarray(leaf)  # (processes, per_process, ...): trial t sits at [t mod N, t // N]
+        return np.stack([leaf[t % count, t // count] for t in range(n_trials)])
+
+    return jax.tree.map(reorder, stacked)
