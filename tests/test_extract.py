@@ -84,16 +84,19 @@ def test_cache_hits_parameter_changes_and_force(tmp_path):
     assert forced.calls == 4
 
 
-def test_interrupted_run_resumes_with_unfinished_songs_only(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interrupted_run_resumes_with_unfinished_songs_only(tmp_path, workers):
     songs, _ = discover(_data(tmp_path / "data"))
     cache = Cache(tmp_path / "c")
     with pytest.raises(RuntimeError, match="killed"):
         featurize(songs, out=tmp_path / "f.npz", separator=FixedGainSeparator(fail_on=3), cache=cache,
-                  options=FeatureOptions(start=0.0))
-    assert not (tmp_path / "f.npz").exists() and len(cache.entries("maps")) == 2
+                  options=FeatureOptions(start=0.0), workers=workers)
+    kept = len(cache.entries("maps"))  # on threads, a song already started when the third failed finishes too
+    assert not (tmp_path / "f.npz").exists() and (kept == 2 if workers == 1 else 2 <= kept <= 3)
     resumed = FixedGainSeparator()
-    run = featurize(songs, out=tmp_path / "f.npz", separator=resumed, cache=cache, options=FeatureOptions(start=0.0))
-    assert resumed.calls == 2 and load_features(run.path).n_songs == 4
+    run = featurize(songs, out=tmp_path / "f.npz", separator=resumed, cache=cache, options=FeatureOptions(start=0.0),
+                    workers=workers)
+    assert resumed.calls == 4 - kept and load_features(run.path).n_songs == 4
 
 
 def test_bad_files_are_reported_and_the_run_goes_on(tmp_path):
@@ -120,6 +123,23 @@ def test_bad_files_are_reported_and_the_run_goes_on(tmp_path):
     padded = featurize(songs, out=tmp_path / "p.npz", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"),
                        options=FeatureOptions(pad=True))
     assert "b/short" in padded.song_ids
+
+
+def test_songs_on_threads_write_the_same_file_and_problems(tmp_path):
+    data = _data(tmp_path / "data", rates=(22_050, 44_100, 22_050, 8_000))
+    write(data / "a" / "silent.wav", np.zeros((1, 250_000), np.float32))
+    (data / "b" / "corrupt.flac").write_bytes(b"fLaC but nothing after")
+    songs, problems = discover(data)
+    runs = [featurize(songs, out=tmp_path / f"f{workers}.npz", separator=FixedGainSeparator(channels=2),
+                      cache=Cache(tmp_path / f"c{workers}"), options=FeatureOptions(start=0.0), problems=problems,
+                      workers=workers) for workers in (1, 3)]
+    one, three = (load_features(run.path) for run in runs)
+    assert one.song_ids == three.song_ids == ("a/s0", "a/s1", "b/s0", "b/s1")
+    np.testing.assert_array_equal(one.mels, three.mels)
+    assert runs[0].problems == runs[1].problems and len(runs[0].problems) == 2
+    with pytest.raises(AudioError, match="silent.wav"):  # strict: the first problem in song order
+        featurize(songs, out=tmp_path / "s.npz", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c1"),
+                  options=FeatureOptions(start=0.0, strict=True), workers=3)
 
 
 def _given_song(folder, *, residual=0.0, short_stem=None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
@@ -80,30 +81,53 @@ class SongRun:
 
 
 def for_each_song(
-    songs: Sequence[Song], work: Callable[[Song], T], *, strict: bool = False, progress: Progress | None = None
+    songs: Sequence[Song],
+    work: Callable[[Song], T],
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+    workers: int = 1,
 ) -> tuple[list[tuple[Song, T]], list[Problem]]:
-    """Runs ``work(song)`` for every song in order.
+    """Runs ``work(song)`` for every song, in order, or on ``workers`` threads at once (results still in order).
+
+    Threads pay off where ``work`` spends its time in code that releases the GIL (numpy's FFTs, librosa, torch);
+    ``work`` must then be safe to run on two songs at once (the cache's writes are atomic).
 
     Returns:
       ``(done, problems)``: ``(song, result)`` for each song that worked, and one :class:`Problem` per song
       whose work raised a :class:`~jaxsep.errors.JaxsepError`.
 
     Raises:
-      JaxsepError: the first one, when ``strict``. Other exceptions (a bug, Ctrl-C) stop the loop as they are.
+      JaxsepError: the first one (in song order), when ``strict``. Other exceptions (a bug, Ctrl-C) stop the
+        loop as they are; with threads, the songs already started finish first and none is started after.
     """
     progress = progress or Progress()
-    done: list[tuple[Song, T]] = []
-    problems: list[Problem] = []
     progress.begin(len(songs))
-    for song in songs:
+
+    def attempt(song: Song) -> tuple[bool, T | Problem]:
         progress.song(song.song_id)
         try:
-            done.append((song, work(song)))
+            return True, work(song)
         except JaxsepError as error:
             if strict:
                 raise
-            problems.append(Problem.from_error(error, song.path))
-        progress.advance()
+            return False, Problem.from_error(error, song.path)
+        finally:
+            progress.advance()
+
+    if workers <= 1 or len(songs) <= 1:
+        outcomes = [attempt(song) for song in songs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jaxsep-song") as pool:
+            futures = [pool.submit(attempt, song) for song in songs]
+            try:
+                outcomes = [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    done = [(song, result) for song, (ok, result) in zip(songs, outcomes) if ok]
+    problems = [result for ok, result in outcomes if not ok]
     return done, problems
 
 

@@ -149,4 +149,4 @@ def train_bars() -> Iterator[Callable[[str, int, int], None]]:
 def show_run(run_dir: Path) -> None:
     """Prints a run folder's Table 1 and what the folder holds."""
     out.print((run_dir / "table.md").read_text(), highlight=False, soft_wrap=True)
-    out.print(f"Run folder: {run_dir} (results.json, table.md, table.csv, f1_distributions.png)", highlight=False)
+    out.print(f"Run folder: {run_dir} (report.html, results.json, table.md, table.csv, figures)", highlight=False)

@@ -6,6 +6,7 @@
     file.FeatureSet              a validated feature file in memory
     file.load_features / save_features   the ``.npz`` contract between the front end and the trial engine
     toy.toy_features             small generated feature sets with a known answer (tests, benchmarks)
+    summary.summary_matrix       per-song summary features of a mix map (the classical reference's input)
 """
 
 from .extract import FeatureOptions, featurize

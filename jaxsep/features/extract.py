@@ -93,6 +93,7 @@ def featurize(
     options: FeatureOptions = FeatureOptions(),
     problems: Sequence[Problem] = (),
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> SongRun:
     """Computes the maps of every song and writes the feature file (see the module docstring).
 
@@ -104,6 +105,8 @@ def featurize(
       options: segment and feature parameters.
       problems: problems found before (by discovery), carried into the report and the file's meta.
       progress: callbacks; ``None`` for none.
+      workers: songs processed at once on threads; ``None``: :func:`song_workers` of the separator. The file
+        is the same for any number.
 
     Returns:
       A :class:`~jaxsep.audio.songs.SongRun`; the file holds ``mels`` of shape ``(songs · segments, n_mels,
@@ -119,7 +122,8 @@ def featurize(
     def maps_of(song: Song) -> tuple[list[np.ndarray], list[float]]:
         return song_segment_maps(song, separator=separator, cache=cache, options=options, progress=progress)
 
-    finished, failed = for_each_song(songs, maps_of, strict=options.strict, progress=progress)
+    workers = song_workers(separator) if workers is None else workers
+    finished, failed = for_each_song(songs, maps_of, strict=options.strict, progress=progress, workers=workers)
     problems += failed
     done = [(song, maps, starts) for song, (maps, starts) in finished]
     kept, small = drop_small_classes([song for song, _, _ in done], where=out)
@@ -141,6 +145,15 @@ def featurize(
         segment_song=None if k == 1 else np.repeat(np.arange(len(done)), k),
     )
     return SongRun(path=path, song_ids=[song.song_id for song, _, _ in done], problems=problems)
+
+
+def song_workers(separator: Separator | str) -> int:
+    """How many songs to work on at once: up to 4 threads (one per core) for the DSP separator and true stems,
+    whose numpy/librosa work releases the GIL for much of the time; one for htdemucs, whose torch
+    already uses every core."""
+    if not isinstance(separator, str) and separator.name == "demucs":
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def song_segment_maps(

@@ -1,10 +1,14 @@
-"""Results: statistics over trials, Table 1 and Figure 1, and the run folder that holds them.
+"""Results: statistics over trials, the tables and figures, the report page, and the run folder that holds them.
 
-    statistics.summarize, compare    per-model summaries and model-vs-baseline tests over trials (numpy/scipy)
+    statistics.summarize, compare    per-model summaries and model-vs-baseline tests over correlated trials:
+                                     corrected resampled t, Holm, Bayesian correlated t (numpy/scipy)
     tables.table_rows                one row per model: the numbers of Table 1
-    tables.table_markdown, table_csv Table 1 as text
-    figures.plot_f1_distributions    Figure 1
-    run_folder.write_run, load_results, rebuild_report   the run folder, written atomically
+    tables.table_markdown, table_csv Table 1 and the epoch-selection table as text
+    figures.plot_f1_distributions    Figure 1; plot_learning_curves, plot_confusion, plot_feature_stacks
+    html.report_html                 report.html: every table and figure in one self-contained page
+    separators.separator_comparison  the same models on different separators' stems, paired
+    sweeps.sweep_markdown            a hyperparameter sweep's table by epoch
+    run_folder.write_run, load_results, rebuild_report   the run folder, written atomically (v1 upgraded)
 """
 
 from .run_folder import load_results, rebuild_report, write_run

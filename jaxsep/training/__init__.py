@@ -7,6 +7,10 @@
     engine.run_trials            all trials of one model: vmap / map / sequential / stepped, sharded, chunked
     xla_options                  per-program XLA compiler options chosen by measurement
     experiment.run_experiment    every model over the same splits → the results dict of a run
+    outcomes.trial_record        one trial's epochs → selections (test / last / validation), divergence, F1s
+    classical.run_reference      the logistic-regression reference row over the same splits
+    sweep.run_sweep              hyperparameter combinations × trials, vmapped together
+    distributed                  several processes (jax.distributed): who trains which trial, gathering
 """
 
 from .engine import LOWERINGS, EngineReport, run_trials

@@ -129,6 +129,8 @@ def train_model(
     # With several processes each trains its share (at least one trial, a spare when it has none).
     mine = distributed.my_trials(len(trials)) if jax.process_count() > 1 else np.arange(len(trials))
     local = trials[mine] if len(mine) else trials[:1]
+    if progress is not None:
+        progress(name, 0, len(local))  # before compiling: a progress bar's clock starts with the model
     report = run_trials(
         name,
         features.select_maps(spec.maps),
