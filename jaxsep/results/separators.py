@@ -23,12 +23,14 @@ def _pairs(first: dict, second: dict, metric: str) -> tuple[np.ndarray, np.ndarr
     return np.array([mine[t] for t in shared]), np.array([theirs[t] for t in shared])
 
 
-def separator_comparison(runs: dict[str, dict], *, metric: str = "f1") -> str:
+def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str = "separator") -> str:
     """Markdown: per model, the mean ``metric`` under each separator, and each separator against the first.
 
     Args:
       runs: ``{separator: results}``, the reference separator first.
       metric: ``"f1"`` or ``"accuracy"``.
+      kind: what tells the runs apart, for the table's text (any runs of the same models, songs and seeds pair
+        the same way, e.g. feature files with different segments per song).
     """
     names = list(runs)
     reference = names[0]
@@ -38,7 +40,7 @@ def separator_comparison(runs: dict[str, dict], *, metric: str = "f1") -> str:
     ratio = test_train_ratio(first)
     rope = first["config"].get("rope", 0.01)
     lines = [
-        f"Mean test {metric} over {first['config']['trials']} trials per separator; each separator against "
+        f"Mean test {metric} over {first['config']['trials']} trials per {kind}; each {kind} against "
         f"`{reference}`, paired by trial, corrected for the overlap of training sets (Δ [95% CI], p, P(better "
         f"by more than {rope})).",
         "",
@@ -59,5 +61,6 @@ def separator_comparison(runs: dict[str, dict], *, metric: str = "f1") -> str:
                          f"{c.p_better:.2f}" if c.n >= 2 else "–")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     if not same_songs:
-        lines += ["", "The separators kept different songs (some failed for one of them): runs cannot be paired."]
+        lines += ["", f"The {kind}s' runs kept different songs (some failed for one of them): they cannot be "
+                  "paired."]
     return "\n".join(lines) + "\n"
