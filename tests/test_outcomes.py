@@ -62,3 +62,14 @@ def test_a_non_finite_loss_fails_the_trial_at_its_epoch():
     broken = {**HISTORY, "test_loss": np.array([1.5, 1.1, np.nan, 1.3])}
     assert trial_record(broken, select_on="test", n_classes=3, test_labels=np.zeros(3, int)) == {
         "failed": True, "failed_epoch": 2}
+
+
+def test_macro_f1_averages_the_classes_that_occur_like_the_jax_metric():
+    from jaxsep.training.metrics import macro_f1 as jax_macro_f1
+    from jaxsep.training.outcomes import macro_f1
+
+    rng = np.random.default_rng(1)
+    truth, predicted = rng.integers(0, 4, 40), rng.integers(0, 4, 40)  # class 4 of 5 neither present nor predicted
+    expected = f1_score(truth, predicted, labels=range(4), average="macro", zero_division=0)
+    assert macro_f1(truth, predicted, 5) == pytest.approx(expected)
+    assert macro_f1(truth, predicted, 5) == pytest.approx(float(jax_macro_f1(truth, predicted, 5)), abs=1e-6)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..features.file import FeatureSet
 from ..features.summary import summary_matrix
-from .outcomes import class_f1
+from .outcomes import class_f1, macro_f1
 
 #: The reference row's name in results.json and the tables.
 NAME = "logreg"
@@ -71,17 +71,15 @@ def run_reference(features: FeatureSet, plan) -> dict:
         probabilities = rows_probabilities.reshape(len(test), -1, features.n_classes).mean(axis=1)
         predicted = probabilities.argmax(axis=1)
         truth = song_labels[test]
-        scores = class_f1(truth, predicted, features.n_classes)
-        occurs = [c for c in range(features.n_classes) if np.any(truth == c) or np.any(predicted == c)]
         picked = np.clip(probabilities[np.arange(len(test)), truth], 1e-12, 1.0)
         metrics = {"loss": float(-np.mean(np.log(picked))), "accuracy": float(np.mean(predicted == truth)),
-                   "f1": float(np.mean([scores[c] for c in occurs]))}
+                   "f1": macro_f1(truth, predicted, features.n_classes)}
         records.append({
             "trial": t, "seed": int(seed), "test_songs": test.tolist(), "true_labels": truth.tolist(),
             "failed": False, "diverged": False,
             "selections": {rule: {"epoch": 0, **metrics} for rule in ("test", "last")},
             "chosen_epoch": 0, "chosen": metrics, "last": metrics,
             "predicted_labels": predicted.tolist(), "probabilities": np.round(probabilities, 6).tolist(),
-            "class_f1": scores,
+            "class_f1": class_f1(truth, predicted, features.n_classes),
         })
     return {"description": DESCRIPTION, "trials": records}

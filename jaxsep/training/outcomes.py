@@ -60,6 +60,15 @@ def class_f1(true_labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> 
     return scores
 
 
+def macro_f1(true_labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
+    """The mean of :func:`class_f1` over the classes that are present or predicted (numpy twin of
+    :func:`jaxsep.training.metrics.macro_f1`)."""
+    true_labels, predicted = np.asarray(true_labels), np.asarray(predicted)
+    scores = class_f1(true_labels, predicted, n_classes)
+    occurs = [c for c in range(n_classes) if np.any(true_labels == c) or np.any(predicted == c)]
+    return float(np.mean([scores[c] for c in occurs])) if occurs else 0.0
+
+
 def trial_record(history: dict[str, np.ndarray], *, select_on: str, n_classes: int, test_labels: np.ndarray) -> dict:
     """The outcome part of one trial's record in ``results.json``.
 
