@@ -33,7 +33,7 @@ from .training.experiment import run_experiment
 #: s·sqrt(n_test/n_train)); `make demo` then fits its time budget (measured: README). The paper ran 50.
 DEMO_TRIALS = 20
 #: The synthetic set's difficulty in the demo (:mod:`jaxsep.synth.plan`), calibrated from the baseline alone
-#: (README, "Calibrating the demo").
+#: (benchmarks/RESULTS.md, "Calibrating the demo").
 DEMO_DIFFICULTY = 0.0
 #: Segments per song in the demo (1: the paper's protocol).
 DEMO_SEGMENTS = 1

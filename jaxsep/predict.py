@@ -23,7 +23,7 @@ from .cache import Cache
 from .config import TrainConfig
 from .constants import MAPS
 from .errors import ConfigError, RunFolderError
-from .features.extract import FeatureOptions, song_segment_maps
+from .features.extract import FeatureOptions, song_segment_maps, song_workers
 from .nn.models import GenreCNN, ModelSpec, build_network, get_spec
 from .results.run_folder import load_results
 from .results.tables import metric_values
@@ -161,7 +161,7 @@ def predict(
         maps, _ = song_segment_maps(song, separator=separator, cache=cache, options=options)
         return maps
 
-    done, failed = for_each_song(songs, maps_of)
+    done, failed = for_each_song(songs, maps_of, workers=song_workers(separator))  # as `jaxsep features` does
     problems += failed
     if not done:
         return [], problems

@@ -38,7 +38,7 @@ from .results.run_folder import check_out_dir, json_safe, write_run_files
 from .training import classical, distributed
 from .training.experiment import (
     RESULTS_FORMAT_VERSION,
-    results_header,
+    assemble_results,
     train_model,
     trial_plan,
 )
@@ -188,15 +188,8 @@ def run_into_folder(
         units = len(list((staging / UNITS).glob("*.json")))
         raise RunInterrupted(f"{signal.Signals(number).name}: stopped; {units} finished unit(s) kept in {staging}; "
                              "run the same command again to continue", number) from None
-    results = results_header(features, config, plan, devices)
-    if reference is not None:
-        results["reference"] = {classical.NAME: reference}
-    results["timing"] = {
-        "total_seconds": time.perf_counter() - started,
-        "compile_seconds": sum(m["timing"]["compile_seconds"] for m in models.values()),
-        "run_seconds": sum(m["timing"]["run_seconds"] for m in models.values()),
-    }
-    results["models"] = models
+    results = assemble_results(features, config, plan, models, reference, seconds=time.perf_counter() - started,
+                               devices=devices)
     results["saved_models"] = save_models
     results |= extra or {}
     if writer:

@@ -14,13 +14,7 @@ import math
 import numpy as np
 
 from .statistics import compare
-from .tables import metric_values, test_train_ratio
-
-
-def _pairs(first: dict, second: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    mine, theirs = metric_values(first, metric), metric_values(second, metric)
-    shared = sorted(set(mine) & set(theirs))
-    return np.array([mine[t] for t in shared]), np.array([theirs[t] for t in shared])
+from .tables import metric_values, paired_values, test_train_ratio
 
 
 def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str = "separator") -> str:
@@ -55,7 +49,7 @@ def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str
             if not same_songs:
                 cells.append("– (different songs)")
                 continue
-            values, base = _pairs(runs[name]["models"][model], first["models"][model], metric)
+            values, base = paired_values(runs[name]["models"][model], first["models"][model], metric)
             c = compare(values, base, test_train_ratio=ratio, rope=rope)
             cells.append(f"{c.mean_difference:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}], p {c.p:.3f}, "
                          f"{c.p_better:.2f}" if c.n >= 2 else "–")

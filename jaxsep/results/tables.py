@@ -69,7 +69,8 @@ def _entries(results: dict) -> list[tuple[str, str, dict]]:
     return rows
 
 
-def _paired(entry: dict, baseline: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
+def paired_values(entry: dict, baseline: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """``metric`` of ``entry`` and of ``baseline`` over the trials both finished, in trial order."""
     mine, theirs = metric_values(entry, metric), metric_values(baseline, metric)
     shared = sorted(set(mine) & set(theirs))
     return np.array([mine[t] for t in shared]), np.array([theirs[t] for t in shared])
@@ -93,7 +94,7 @@ def table_rows(results: dict, *, seed: int = 0, n_resamples: int = 10_000) -> li
                                 n_resamples=n_resamples)
             row |= {f"{metric}_{k}": v for k, v in summary.asdict().items()}
             if baseline is not None and kind != "baseline":
-                mine, theirs = _paired(entry, baseline, metric)
+                mine, theirs = paired_values(entry, baseline, metric)
                 comparison = compare(mine, theirs, test_train_ratio=ratio, rope=rope)
                 row |= {f"{metric}_vs_baseline_{k}": v for k, v in comparison.asdict().items()}
             by_rule = {rule: metric_values(entry, metric, rule) for rule in RULES}

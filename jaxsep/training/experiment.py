@@ -223,11 +223,20 @@ def run_experiment(
     started = time.perf_counter()
     models = {name: train_model(name, features, config, plan, devices=devices, progress=progress)
               for name in config.models}
+    reference = classical.run_reference(features, plan) if config.reference else None
+    return assemble_results(features, config, plan, models, reference, seconds=time.perf_counter() - started,
+                            devices=devices)
+
+
+def assemble_results(features: FeatureSet, config: RunConfig, plan: TrialPlan, models: dict, reference: dict | None,
+                     *, seconds: float, devices=None) -> dict:
+    """The results dict of a run: :func:`results_header`, the reference row (or none), the run's ``timing``
+    (``seconds`` in all; compile and run seconds summed over ``models``) and the ``models``' entries."""
     results = results_header(features, config, plan, devices)
-    if config.reference:
-        results["reference"] = {classical.NAME: classical.run_reference(features, plan)}
+    if reference is not None:
+        results["reference"] = {classical.NAME: reference}
     results["timing"] = {
-        "total_seconds": time.perf_counter() - started,
+        "total_seconds": seconds,
         "compile_seconds": sum(m["timing"]["compile_seconds"] for m in models.values()),
         "run_seconds": sum(m["timing"]["run_seconds"] for m in models.values()),
     }
