@@ -60,7 +60,8 @@ def main():
                         help="comma list of NAME[:N]: loop (Python loop over the jitted per-trial trainer), "
                              "auto, sequential, vmap, map, stepped (the engine); N is the scans' unroll "
                              "(0 = fully unrolled; default: the engine's choice for the backend), for stepped "
-                             "the training steps per call")
+                             "the training steps per call; a +direct suffix (stepped+direct:8) computes the "
+                             "first conv's training forward as shifted sums, +conv as XLA's convolution")
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args()
 
@@ -80,6 +81,8 @@ def main():
     rows, reference = [], None
     for variant in args.variants.split(","):
         name, _, number = variant.partition(":")
+        name, _, form = name.partition("+")
+        direct_forward = {"direct": True, "conv": False, "": None}[form]
         unroll = None if not number or name == "stepped" else (True if int(number) == 0 else int(number))
         steps_per_call = int(number) if number and name == "stepped" else None
         if name == "loop":
@@ -87,7 +90,8 @@ def main():
                                                     args.classes, default_unroll() if unroll is None else unroll)
         else:
             report = run_trials(args.model, x, features.labels, splits, seeds, config, n_classes=args.classes,
-                                strategy=name, devices=[device], unroll=unroll, steps_per_call=steps_per_call)
+                                strategy=name, devices=[device], unroll=unroll, steps_per_call=steps_per_call,
+                                direct_forward=direct_forward)
             history, compile_s, run_s = report.history, report.compile_seconds, report.run_seconds
         if reference is None:
             reference = history

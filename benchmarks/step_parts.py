@@ -12,7 +12,11 @@ Side by side in one process, the device named, milliseconds per call after compi
 4. one whole training step of the paper's model (``stems3``, batch 32) under three sets of XLA:CPU compiler
    options: XLA's defaults, no YNNPACK fusion, YNNPACK for reductions only (:mod:`jaxsep.training.xla_options`).
 
-    python benchmarks/step_parts.py                 # all four, the paper's size
+5. (``--parts direct``) one training step of stems3 with the first conv's forward pass as XLA's convolution
+   against :func:`jaxsep.nn.layers.conv2d_direct` (shifted sums XLA fuses into the batch norm that reads
+   them), one trial and, with ``--trials T``, T trials vmapped.
+
+    python benchmarks/step_parts.py                 # the first four, the paper's size
     python benchmarks/step_parts.py --batch 8 --frames 116 --calls 2 --repeats 1   # a smoke run
 
 With ``--trials T`` (the GPU question: where does a step of T trials vmapped lose its time?), the parts
@@ -159,6 +163,31 @@ def step_rows(batch, mels, frames, calls, repeats):
     return [{"part": "training step", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
 
 
+def direct_rows(trials, batch, mels, frames, calls, repeats):
+    """One training step of stems3 (T trials vmapped when ``trials`` > 1) with the first conv as XLA's
+    convolution and as :func:`jaxsep.nn.layers.conv2d_direct`."""
+    config = TrainConfig(batch_size=batch)
+    data, one = _step_data(batch, mels, frames)
+    functions, args = {}, {}
+    for direct in (False, True):
+        parts = make_trial_parts(build_network(False, 6, config, direct_forward=direct,
+                                               shifted_weight_grad=trials > 1), config)
+        name = "direct first conv (shifted sums)" if direct else "XLA convolution"
+        if trials == 1:
+            carry, scale, keys = jax.jit(parts.start)(one, data)
+            functions[name] = jax.jit(parts.train_step, compiler_options=CPU_OPTIONS)
+            args[name] = (carry, scale, data, one, one.train, jnp.ones(batch), keys[0])
+        else:
+            stacked = jax.tree.map(lambda value: jnp.stack([value] * trials), one._replace(key=None))
+            trial = stacked._replace(key=jax.random.split(jax.random.key(0), trials))
+            carry, scale, keys = jax.jit(jax.vmap(parts.start, in_axes=(0, None)))(trial, data)
+            functions[name] = jax.jit(jax.vmap(parts.train_step, in_axes=(0, 0, None, 0, 0, 0, 0)))
+            args[name] = (carry, scale, data, trial, trial.train, jnp.ones((trials, batch)), keys[:, 0])
+    times = timed(functions, args, calls, repeats)
+    shape = [trials, batch, mels, frames, 3]
+    return [{"part": "training step, first conv", "shape": shape, "variant": k, "ms": v} for k, v in times.items()]
+
+
 def conv_rows(trials, batch, mels, frames, in_channels, out_channels, calls, repeats):
     """One conv layer of ``trials`` trials, forward + backward, three ways (see the module docstring, 5)."""
     key_x, key_w = jax.random.split(jax.random.key(0))
@@ -288,7 +317,8 @@ def main():
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--parts", default="pool,block,dropout,step",
-                        help="comma list of pool, block, dropout, step; with --trials: conv, trials-block, trials-step")
+                        help="comma list of pool, block, dropout, step, direct; with --trials: conv, trials-block, "
+                             "trials-step (direct vmaps T trials too)")
     parser.add_argument("--trials", type=int, default=1, help="trials on the leading axis of the trials-* parts")
     parser.add_argument("--trace", help="with trials-step: write a jax.profiler trace here and print its top ops")
     parser.add_argument("--json", help="also write the rows here")
@@ -307,6 +337,8 @@ def main():
     if "step" in parts:
         rows += step_rows(b, h, w, args.calls, args.repeats)
     t = args.trials
+    if "direct" in parts:
+        rows += direct_rows(t, b, h, w, args.calls, args.repeats)
     if "conv" in parts:
         rows += conv_rows(t, b, h, w, 3, 16, args.calls, args.repeats)
         rows += conv_rows(t, b, h // 2, w // 2, 16, 32, args.calls, args.repeats)

@@ -131,7 +131,7 @@ def make_data(args):
 def _config(args):
     from jaxsep.config import TrainConfig
 
-    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, precision=args.precision,
                        filters=tuple(int(f) for f in args.filters.split(",")))
 
 
@@ -186,7 +186,8 @@ def jax_worker(args) -> dict:
         peak, peak_kind = stats.get("peak_bytes_in_use", 0), "device peak_bytes_in_use"
     return {"framework": f"jax {jax.__version__}", "backend": jax.default_backend(),
             "device": cpu_name() if device.platform == "cpu" else device.device_kind,
-            "precision": f"float32, jax_default_matmul_precision={jax.config.jax_default_matmul_precision}",
+            "precision": f"--precision {args.precision}, "
+                         f"jax_default_matmul_precision={jax.config.jax_default_matmul_precision}",
             "peak_bytes": int(peak), "peak_kind": peak_kind, "rss_before_bytes": rss_before, "models": models,
             "n_train": int(splits["train"].shape[1]), "n_test": int(splits["test"].shape[1])}
 
@@ -284,7 +285,7 @@ def _variant_trials(args, spec: str) -> int:
 
 def _common_argv(args) -> list[str]:
     keys = ("songs", "classes", "mels", "frames", "trials", "epochs", "batch_size", "filters", "models", "seed",
-            "strength")
+            "strength", "precision")
     argv = []
     for key in keys:
         argv += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
@@ -475,6 +476,9 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--filters", default="16,32")
+    parser.add_argument("--precision", default="tf32", help="the JAX variants' --precision (tf32, f32, bf16); "
+                                                            "PyTorch runs float32 (torch-tuned: bf16 autocast where "
+                                                            "the device has it)")
     parser.add_argument("--models", default="stems3")
     parser.add_argument("--variants", default="engine,jax-loop,torch-eager,torch-tuned,torch-func",
                         help="comma list of NAME[:TRIALS] (TRIALS overrides --trials / --peer-trials)")

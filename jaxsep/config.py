@@ -14,6 +14,11 @@ from .errors import ConfigError
 SELECT_ON = ("test", "validation")
 #: ``--strategy`` values: "auto" or one of the engine's lowerings (:data:`jaxsep.training.engine.LOWERINGS`).
 STRATEGIES = ("auto", "stepped", "sequential", "vmap", "map")
+#: ``--precision`` values (:mod:`jaxsep.nn.layers`): ``tf32`` float32 values with XLA's default precision, which on
+#: GPUs with TensorFloat-32 runs convolutions and matmuls in it (JAX's default; on CPU exactly float32); ``f32``
+#: float32 with full-precision convolutions and matmuls everywhere; ``bf16`` bfloat16 activations and
+#: convolutions with float32 parameters, batch-norm statistics, logits and loss.
+PRECISIONS = ("tf32", "f32", "bf16")
 #: Trials a run trains between two saves of its unfinished state (:mod:`jaxsep.runs`): what a killed run loses
 #: at most, per model.
 TRIALS_PER_UNIT = 10
@@ -43,6 +48,9 @@ class TrainConfig:
       validation_fraction: share of the training split held out when ``select_on == "validation"``.
       standardize: standardize each input map with mean/std over the trial's training songs, so the
         conv outputs start near the batch-norm running statistics' init.
+      precision: one of :data:`PRECISIONS`. ``tf32`` (JAX's default) computes exactly as float32 on a CPU;
+        ``bf16`` roughly halves the activations' memory traffic on a GPU and is checked against float32 by
+        ``benchmarks/precision.py`` (same distribution of selected accuracy over trials).
     """
 
     epochs: int = 6
@@ -59,6 +67,7 @@ class TrainConfig:
     select_on: str = "test"
     validation_fraction: float = 0.2
     standardize: bool = True
+    precision: str = "tf32"
 
     def __post_init__(self):
         if self.epochs < 1:
@@ -79,6 +88,8 @@ class TrainConfig:
             raise ConfigError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.select_on not in SELECT_ON:
             raise ConfigError(f"select_on must be one of {SELECT_ON}, got {self.select_on!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
 

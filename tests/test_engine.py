@@ -117,6 +117,16 @@ def test_other_lowerings_equal_vmap(reference, strategy):
         _assert_same_trial(other.history, t, reference, t)
 
 
+@pytest.mark.parametrize("strategy", ["vmap", "stepped"])
+def test_direct_first_convolution_trains_like_the_convolution(reference, strategy):
+    """The first conv's training forward pass as shifted sums (the CPU default) or as XLA's convolution: the
+    same trials to float rounding, whichever the reference used."""
+    for direct_forward in (True, False):
+        other = _run(SEEDS, strategy=strategy, direct_forward=direct_forward)
+        for t in range(len(SEEDS)):
+            _assert_same_trial(other.history, t, reference, t)
+
+
 @pytest.mark.parametrize("steps_per_call", [1, 2])
 def test_stepped_blocks_of_any_size_agree(reference, steps_per_call):
     """3 training steps per epoch run as 3 calls of 1 step, or a call of 2 and a call of 1."""

@@ -14,6 +14,7 @@ from jaxsep.nn.layers import (
     Conv,
     Dropout,
     SeparableConv,
+    conv2d_direct,
     depthwise_conv2d,
     keep_mask,
     max_pool_2x2,
@@ -209,3 +210,38 @@ def test_shifted_weight_grad_conv_matches_flax(window):
         got = jax.vmap(jax.grad(loss(mine), argnums=(0, 1)))(stacked, xs)
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
             np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("window,channels", [((3, 3), 1), ((3, 3), 3), ((2, 3), 2), ((5, 1), 4)])
+def test_direct_conv_matches_flax(window, channels):
+    """:class:`Conv` with the direct forward (shifted sums of the input channels) against flax's ``nn.Conv``:
+    outputs and input / kernel gradients, also vmapped over trials with per-trial kernels; wider inputs keep
+    the convolution."""
+    x = jax.random.normal(jax.random.key(0), (3, 9, 11, channels))
+    reference = nn.Conv(5, window, padding="SAME", use_bias=False)
+    mine = Conv(5, window, direct_forward=True)
+    variables = reference.init(jax.random.key(1), x)
+
+    def loss(module):
+        return lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)) * jnp.arange(5.0))
+
+    with jax.default_matmul_precision("highest"):
+        np.testing.assert_allclose(mine.apply(variables, x), reference.apply(variables, x), atol=1e-5)
+        want = jax.grad(loss(reference), argnums=(0, 1))(variables, x)
+        got = jax.grad(loss(mine), argnums=(0, 1))(variables, x)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
+        stacked = jax.tree.map(lambda leaf: jnp.stack([leaf, 2 * leaf]), variables)
+        xs = jnp.stack([x, -x])
+        want = jax.vmap(jax.grad(loss(reference), argnums=(0, 1)))(stacked, xs)
+        got = jax.vmap(jax.grad(loss(mine), argnums=(0, 1)))(stacked, xs)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
+    # the forward really is the shifted sum (no convolution in the program), and bf16 inputs stay bf16
+    forward = jax.make_jaxpr(lambda x, k: conv2d_direct(x, k))(x, variables["params"]["kernel"])
+    assert "conv_general_dilated" not in str(forward)
+    assert conv2d_direct(x.astype(jnp.bfloat16), variables["params"]["kernel"]).dtype == jnp.bfloat16
+    wide = jax.random.normal(jax.random.key(2), (2, 6, 7, 5))
+    program = jax.make_jaxpr(lambda v: Conv(5, window, direct_forward=True).apply(v, wide))(
+        Conv(5, window).init(jax.random.key(1), wide))
+    assert "conv_general_dilated" in str(program)

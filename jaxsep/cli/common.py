@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..config import STRATEGIES, RunConfig, TrainConfig
+from ..config import PRECISIONS, STRATEGIES, RunConfig, TrainConfig
 from ..errors import JaxsepError, RunInterrupted
 
 #: Progress, notes and errors (stderr); tables and results go to :data:`out` (stdout).
@@ -100,6 +100,10 @@ L2 = Annotated[float, typer.Option(help="L2 penalty on kernels.")]
 Dropout = Annotated[float, typer.Option(help="Dropout before the dense layer.")]
 SelectOn = Annotated[str, typer.Option(help="Pick each trial's epoch on the 'test' (paper) or 'validation' loss.")]
 Strategy = Annotated[str, typer.Option(help=f"Engine lowering: {', '.join(STRATEGIES)} (same numbers).")]
+Precision = Annotated[str, typer.Option(help=f"Arithmetic: {', '.join(PRECISIONS)}. tf32 is JAX's default (exactly "
+                                             "float32 on a CPU; TensorFloat-32 convolutions on recent GPUs), f32 "
+                                             "full float32 everywhere, bf16 bfloat16 activations with float32 "
+                                             "weights and statistics.")]
 Chunk = Annotated[Optional[int], typer.Option(help="Trials per compiled call (default: from a memory estimate).")]
 Overwrite = Annotated[bool, typer.Option(help="Replace an output folder that already holds a run, and drop an "
                                                  "unfinished one kept beside it.")]

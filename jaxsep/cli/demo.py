@@ -19,6 +19,7 @@ from .common import (
     ModelRepo,
     Models,
     Overwrite,
+    Precision,
     Seed,
     SelectOn,
     Strategy,
@@ -51,6 +52,7 @@ def demo(
     batch_size: BatchSize = TRAIN.batch_size,
     filters: Filters = join(TRAIN.filters),
     select_on: SelectOn = TRAIN.select_on,
+    precision: Precision = TRAIN.precision,
     strategy: Strategy = RUN.strategy,
     cache: CacheDir = None,
     model_repo: ModelRepo = None,
@@ -58,7 +60,7 @@ def demo(
 ):
     """Run the main job: synthetic songs (or yours) → stems → mels → four models → Table 1, figures, report."""
     config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
-                              epochs=epochs, batch_size=batch_size, select_on=select_on)
+                              epochs=epochs, batch_size=batch_size, select_on=select_on, precision=precision)
     if trials < 50:
         console.print(f"note: {trials} trials (the paper ran 50; pass --trials 50 for the full protocol)")
     with train_bars() as progress:
@@ -89,6 +91,7 @@ def pairs(
     batch_size: BatchSize = TRAIN.batch_size,
     filters: Filters = join(TRAIN.filters),
     select_on: SelectOn = TRAIN.select_on,
+    precision: Precision = TRAIN.precision,
     strategy: Strategy = RUN.strategy,
     overwrite: Overwrite = False,
 ):
@@ -97,7 +100,7 @@ def pairs(
     from ..nn.models import required_maps
 
     config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
-                              epochs=epochs, batch_size=batch_size, select_on=select_on)
+                              epochs=epochs, batch_size=batch_size, select_on=select_on, precision=precision)
     loaded = load_features(features, required_maps(config.models))
     chosen = [parse_names(p) for p in pair]
     with train_bars() as progress:

@@ -24,6 +24,7 @@ from .common import (
     LearningRate,
     Models,
     Overwrite,
+    Precision,
     SaveModels,
     Seed,
     SelectOn,
@@ -59,6 +60,7 @@ def run(
     l2: L2 = TRAIN.l2,
     dropout: Dropout = TRAIN.dropout,
     select_on: SelectOn = TRAIN.select_on,
+    precision: Precision = TRAIN.precision,
     strategy: Strategy = RUN.strategy,
     trials_per_chunk: Chunk = RUN.trials_per_chunk,
     classes: Annotated[Optional[str], typer.Option(help="Comma-separated classes to keep (default: all).")] = None,
@@ -89,7 +91,8 @@ def run(
     config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy,
                               trials_per_chunk=trials_per_chunk, filters=filters, epochs=epochs,
                               batch_size=batch_size, learning_rate=learning_rate, kernel_size=kernel_size, l1=l1,
-                              l2=l2, dropout=dropout, select_on=select_on, rope=rope, reference=reference)
+                              l2=l2, dropout=dropout, select_on=select_on, precision=precision, rope=rope,
+                              reference=reference)
     loaded = load_features(features, required_maps(config.models))  # required_maps checks model names
     if classes:
         loaded = loaded.subset_classes(parse_names(classes))
@@ -144,6 +147,7 @@ def sweep(
     epochs: Epochs = TRAIN.epochs,
     seed: Seed = RUN.seed,
     filters: Filters = join(TRAIN.filters),
+    precision: Precision = TRAIN.precision,
     strategy: Strategy = RUN.strategy,
     classes: Annotated[Optional[str], typer.Option(help="Comma-separated classes to keep (default: all).")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="JSON file to write (a .md table is written beside "
@@ -167,7 +171,7 @@ def sweep(
     loaded = load_features(features, get_spec(model).maps)
     if classes:
         loaded = loaded.subset_classes(parse_names(classes))
-    config = TrainConfig(epochs=epochs, filters=parse_filters(filters))
+    config = TrainConfig(epochs=epochs, filters=parse_filters(filters), precision=precision)
     console.print(f"sweeping {model}: {len(grid.scalar_points()) * len(grid.batch_size)} combinations × {trials} "
                   "trials")
     with train_bars() as progress:

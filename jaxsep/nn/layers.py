@@ -2,18 +2,42 @@
 batch norm and max pool of every model written so that XLA:CPU fuses their gradients.
 
 Written for one batch of examples in ``(batch, mel, time, channel)`` (NHWC) order; the trial engine adds
-the trial axis with ``vmap``.
+the trial axis with ``vmap``. Each layer computes at a ``precision`` of :data:`jaxsep.config.PRECISIONS`
+(:func:`numerics`): its parameters are float32 whatever the precision; under ``bf16`` the activations
+between layers are bfloat16 and batch-norm statistics are summed in float32.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+
+class Numerics(NamedTuple):
+    """How a layer computes: ``dtype`` of its activations and convolution / matmul operands, and the
+    ``precision`` passed to ``lax.conv_general_dilated`` and ``jnp.einsum`` (None: XLA's default)."""
+
+    dtype: jnp.dtype
+    precision: lax.Precision | None
+
+
+def numerics(precision: str) -> Numerics:
+    """The :class:`Numerics` of a ``--precision`` name: ``tf32`` float32 at XLA's default precision
+    (TensorFloat-32 convolutions on GPUs that have it), ``f32`` float32 at ``Precision.HIGHEST``, ``bf16``
+    bfloat16 operands at the default precision."""
+    if precision == "bf16":
+        return Numerics(jnp.bfloat16, None)
+    if precision == "f32":
+        return Numerics(jnp.float32, lax.Precision.HIGHEST)
+    if precision == "tf32":
+        return Numerics(jnp.float32, None)
+    raise ValueError(f"unknown precision {precision!r}")
 
 
 def _same_padding(k: int) -> tuple[int, int]:
@@ -29,8 +53,8 @@ def depthwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
       kernel: per-channel filters, shape ``(k_h, k_w, 1, channels)`` (HWIO with one input per group).
 
     Returns:
-      shape ``(batch, height, width, channels)``: channel ``c`` is ``x[..., c]`` cross-correlated with
-      ``kernel[..., 0, c]``.
+      shape ``(batch, height, width, channels)`` in ``x``'s dtype (summed in float32): channel ``c`` is
+      ``x[..., c]`` cross-correlated with ``kernel[..., 0, c]``.
     """
     channels = x.shape[-1]
     if kernel.shape[2:] != (1, channels):
@@ -44,32 +68,37 @@ def depthwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
     out = None
     for i in range(k_h):
         for j in range(k_w):
-            term = padded[:, i : i + height, j : j + width, :] * kernel[i, j, 0]
+            term = padded[:, i : i + height, j : j + width, :].astype(jnp.float32) * kernel[i, j, 0]
             out = term if out is None else out + term
-    return out
+    return out.astype(x.dtype)
 
 
-def pointwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def pointwise_conv2d(x: jax.Array, kernel: jax.Array, precision: lax.Precision | None = None) -> jax.Array:
     """A ``1×1`` convolution mixing channels.
 
     Args:
       x: shape ``(batch, height, width, c_in)``.
-      kernel: shape ``(1, 1, c_in, c_out)``.
+      kernel: shape ``(1, 1, c_in, c_out)``, cast to ``x``'s dtype.
+      precision: the matmul's ``lax.Precision`` (None: XLA's default).
 
     Returns:
-      shape ``(batch, height, width, c_out)``.
+      shape ``(batch, height, width, c_out)`` in ``x``'s dtype (accumulated in float32).
     """
-    return jnp.einsum("bhwi,io->bhwo", x, kernel[0, 0])
+    kernel = kernel[0, 0].astype(x.dtype)
+    product = jnp.einsum("bhwi,io->bhwo", x, kernel, precision=precision, preferred_element_type=jnp.float32)
+    return product.astype(x.dtype)
 
 
-def conv2d_same(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def conv2d_same(x: jax.Array, kernel: jax.Array, precision: lax.Precision | None = None) -> jax.Array:
     """The 'SAME', stride-1 convolution of ``flax.linen.Conv``: ``x (batch, height, width, c_in)``, ``kernel
-    (k_h, k_w, c_in, c_out)`` → ``(batch, height, width, c_out)``, with XLA's own gradients."""
-    return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    (k_h, k_w, c_in, c_out)`` → ``(batch, height, width, c_out)``, with XLA's own gradients; ``precision``
+    is the convolution's ``lax.Precision`` (None: XLA's default)."""
+    return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                    precision=precision)
 
 
-@jax.custom_vjp
-def conv2d_shifted_weight_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv2d_shifted_weight_grad(x: jax.Array, kernel: jax.Array, precision: lax.Precision | None = None) -> jax.Array:
     """The 'SAME', stride-1 convolution of ``flax.linen.Conv`` (NHWC input, HWIO kernel), with the weight
     gradient written as ``k_h·k_w`` contractions of shifted inputs with the output gradient.
 
@@ -80,26 +109,28 @@ def conv2d_shifted_weight_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
     vmapped step's time went"). Reverse mode only (``custom_vjp``): ``jax.jvp`` through it fails.
 
     Args:
-      x: ``(batch, height, width, c_in)``; kernel: ``(k_h, k_w, c_in, c_out)``.
+      x: ``(batch, height, width, c_in)``; kernel: ``(k_h, k_w, c_in, c_out)``; precision: as
+      :func:`conv2d_same`'s (the weight gradient's contractions accumulate in float32).
 
     Returns:
       ``(batch, height, width, c_out)``.
     """
-    return conv2d_same(x, kernel)
+    return conv2d_same(x, kernel, precision)
 
 
-def _conv_forward(x, kernel):
-    return conv2d_same(x, kernel), (x, kernel)
+def _conv_forward(x, kernel, precision):
+    return conv2d_same(x, kernel, precision), (x, kernel)
 
 
-def _conv_backward(residuals, gradient):
+def _conv_backward(precision, residuals, gradient):
     x, kernel = residuals
-    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel), x)(gradient)
+    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel, precision), x)(gradient)
     k_h, k_w = kernel.shape[:2]
     height, width = x.shape[1:3]
     padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
     rows = [
-        jnp.stack([jnp.einsum("bhwi,bhwo->io", padded[:, i : i + height, j : j + width, :], gradient)
+        jnp.stack([jnp.einsum("bhwi,bhwo->io", padded[:, i : i + height, j : j + width, :], gradient,
+                              precision=precision, preferred_element_type=jnp.float32)
                    for j in range(k_w)])
         for i in range(k_h)
     ]
@@ -108,24 +139,82 @@ def _conv_backward(residuals, gradient):
 
 conv2d_shifted_weight_grad.defvjp(_conv_forward, _conv_backward)
 
+#: Input channels up to which :class:`Conv` computes a training forward pass by :func:`conv2d_direct` when
+#: asked (``direct_forward``): the first block's 1–3 maps, not the second block's 16.
+DIRECT_FORWARD_MAX_CHANNELS = 4
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv2d_direct(x: jax.Array, kernel: jax.Array, precision: lax.Precision | None = None) -> jax.Array:
+    """The 'SAME', stride-1 convolution of :func:`conv2d_same`, its forward pass written as a sum of
+    ``k_h·k_w·c_in`` shifted input channels, each times one row of the kernel (accumulated in float32).
+
+    Elementwise work that XLA fuses into what reads the output, instead of a convolution call: with one to
+    three input maps a convolution does too little per output to run near the machine's speed
+    (benchmarks/RESULTS.md, "A direct first convolution"). Gradients are XLA's convolutions, as
+    :func:`conv2d_same`'s. Same values to float rounding.
+
+    Args:
+      x: ``(batch, height, width, c_in)``; kernel: ``(k_h, k_w, c_in, c_out)`` (``c_in`` small); precision: of
+        the gradient convolutions.
+
+    Returns:
+      ``(batch, height, width, c_out)`` in ``x``'s dtype.
+    """
+    k_h, k_w, c_in, _ = kernel.shape
+    height, width = x.shape[1:3]
+    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0))).astype(jnp.float32)
+    weights = kernel.astype(jnp.float32)
+    out = None
+    for i in range(k_h):
+        for j in range(k_w):
+            for c in range(c_in):
+                term = padded[:, i : i + height, j : j + width, c : c + 1] * weights[i, j, c]
+                out = term if out is None else out + term
+    return out.astype(x.dtype)
+
+
+def _direct_forward(x, kernel, precision):
+    return conv2d_direct(x, kernel, precision), (x, kernel)
+
+
+def _direct_backward(precision, residuals, gradient):
+    x, kernel = residuals
+    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel, precision), x)(gradient)
+    (kernel_gradient,) = jax.linear_transpose(lambda k: conv2d_same(x, k, precision), kernel)(gradient)
+    return input_gradient, kernel_gradient
+
+
+conv2d_direct.defvjp(_direct_forward, _direct_backward)
+
 
 class Conv(nn.Module):
     """``flax.linen.Conv`` ('SAME', stride 1, no bias) with the same parameter (``kernel``, shape
-    ``(k_h, k_w, c_in, features)``) and initializer, computed by :func:`conv2d_shifted_weight_grad` when
-    ``shifted_weight_grad`` is set (same numbers; a lowering choice)."""
+    ``(k_h, k_w, c_in, features)``, float32) and initializer, computed by :func:`conv2d_shifted_weight_grad`
+    when ``shifted_weight_grad`` is set, or by :func:`conv2d_direct` when ``direct_forward`` is set and the
+    input has at most :data:`DIRECT_FORWARD_MAX_CHANNELS` channels (same numbers to float rounding; lowering
+    choices), at ``precision`` (:func:`numerics`)."""
 
     features: int
     kernel_size: tuple[int, int]
     shifted_weight_grad: bool = False
+    direct_forward: bool = False
+    precision: str = "tf32"
     kernel_init: Callable = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        """``x``: ``(batch, height, width, c_in)`` → ``(batch, height, width, features)``, float32."""
+        """``x``: ``(batch, height, width, c_in)`` → ``(batch, height, width, features)`` in the precision's
+        dtype (float32, or bfloat16 under ``bf16``)."""
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
-        x = jnp.asarray(x, jnp.float32)
-        return conv2d_shifted_weight_grad(x, kernel) if self.shifted_weight_grad else conv2d_same(x, kernel)
+        dtype, precision = numerics(self.precision)
+        x, kernel = jnp.asarray(x, dtype), kernel.astype(dtype)
+        if self.direct_forward and x.shape[-1] <= DIRECT_FORWARD_MAX_CHANNELS:
+            return conv2d_direct(x, kernel, precision)
+        if self.shifted_weight_grad:
+            return conv2d_shifted_weight_grad(x, kernel, precision)
+        return conv2d_same(x, kernel, precision)
 
 
 class SeparableConv(nn.Module):
@@ -140,18 +229,21 @@ class SeparableConv(nn.Module):
     features: int
     kernel_size: tuple[int, int] = (3, 3)
     use_bias: bool = True
+    precision: str = "tf32"
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros_init()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        """``x``: shape ``(batch, height, width, c_in)`` → shape ``(batch, height, width, features)``."""
+        """``x``: shape ``(batch, height, width, c_in)`` → shape ``(batch, height, width, features)`` in the
+        precision's dtype."""
         channels = x.shape[-1]
         depthwise = self.param("depthwise_kernel", self.kernel_init, (*self.kernel_size, 1, channels))
         pointwise = self.param("pointwise_kernel", self.kernel_init, (1, 1, channels, self.features))
-        y = pointwise_conv2d(depthwise_conv2d(x, depthwise), pointwise)
+        dtype, precision = numerics(self.precision)
+        y = pointwise_conv2d(depthwise_conv2d(jnp.asarray(x, dtype), depthwise), pointwise, precision)
         if self.use_bias:
-            y = y + self.param("bias", self.bias_init, (self.features,))
+            y = y + self.param("bias", self.bias_init, (self.features,)).astype(y.dtype)
         return y
 
 
@@ -220,7 +312,9 @@ class BatchNormReluPool(nn.Module):
 
     Parameters (``scale``, ``bias``) and running statistics (``batch_stats`` ``mean``, ``var``) are those of
     flax's ``nn.BatchNorm(use_fast_variance=False)`` called with the row mask broadcast to the input: two-pass
-    biased variance, ``running = momentum · running + (1 - momentum) · batch``. Tested against flax's
+    biased variance, ``running = momentum · running + (1 - momentum) · batch``. They and the statistics are
+    float32 whatever the input's dtype; the output has the input's dtype (bfloat16 under ``bf16``). Tested
+    against flax's
     ``BatchNorm`` → ``relu`` → ``max_pool``: same values; the same gradients except where two elements of a
     window round to the same normalized value (the gradient then goes to the larger input, not the first).
     """
@@ -247,10 +341,10 @@ class BatchNormReluPool(nn.Module):
         bias = self.param("bias", nn.initializers.zeros_init(), (features,))
         if train:
             # Sums per row first, then over the real rows: the mask never meets a full-size array.
-            weights = jnp.ones(x.shape[0], x.dtype) if mask is None else mask.astype(x.dtype)
+            weights = jnp.ones(x.shape[0], jnp.float32) if mask is None else mask.astype(jnp.float32)
             count = jnp.sum(weights) * x.shape[1] * x.shape[2]
-            mean = weights @ jnp.sum(x, axis=(1, 2)) / count
-            var = weights @ jnp.sum(jnp.square(x - mean), axis=(1, 2)) / count
+            mean = weights @ jnp.sum(x, axis=(1, 2), dtype=jnp.float32) / count
+            var = weights @ jnp.sum(jnp.square(x.astype(jnp.float32) - mean), axis=(1, 2)) / count
             if not self.is_initializing():
                 running_mean.value = self.momentum * running_mean.value + (1 - self.momentum) * mean
                 running_var.value = self.momentum * running_var.value + (1 - self.momentum) * var
@@ -261,7 +355,7 @@ class BatchNormReluPool(nn.Module):
         # (multiplying by +-1 is exact).
         sign = jnp.where(multiplier >= 0, 1.0, -1.0).astype(x.dtype)
         pooled = sign * max_pool_2x2(sign * x)
-        return jax.nn.relu((pooled - mean) * multiplier + bias)
+        return jax.nn.relu((pooled.astype(jnp.float32) - mean) * multiplier + bias).astype(x.dtype)
 
 
 def keep_mask(key: jax.Array, rate: float | jax.Array, shape: tuple[int, ...]) -> jax.Array:
@@ -301,4 +395,4 @@ class Dropout(nn.Module):
             if rate >= 1.0:
                 return jnp.zeros_like(x)
         keep = keep_mask(self.make_rng("dropout"), rate, x.shape)
-        return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype))
+        return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype)).astype(x.dtype)

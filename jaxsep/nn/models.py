@@ -26,7 +26,7 @@ import numpy as np
 
 from ..config import TrainConfig
 from ..errors import ConfigError
-from .layers import BatchNormReluPool, Conv, Dropout, SeparableConv
+from .layers import BatchNormReluPool, Conv, Dropout, SeparableConv, numerics
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class ConvBlock(nn.Module):
     bn_momentum: float
     bn_epsilon: float
     shifted_weight_grad: bool = False
+    precision: str = "tf32"
+    direct_forward: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
@@ -83,9 +85,11 @@ class ConvBlock(nn.Module):
         # No conv bias: batch norm's offset replaces it. A bias before batch norm gets a zero gradient in
         # training, and Adam turns that float noise into +-lr steps which then move the test-time output.
         if self.separable:
-            x = SeparableConv(self.features, window, use_bias=False, name="conv")(x)
+            x = SeparableConv(self.features, window, use_bias=False, precision=self.precision, name="conv")(x)
         else:
-            x = Conv(self.features, window, shifted_weight_grad=self.shifted_weight_grad, name="conv")(x)
+            # The direct forward only in training: evaluation programs ran slower with it on XLA:CPU.
+            x = Conv(self.features, window, shifted_weight_grad=self.shifted_weight_grad,
+                     direct_forward=self.direct_forward and train, precision=self.precision, name="conv")(x)
         # Padded rows of a short last batch must not move the batch statistics.
         return BatchNormReluPool(self.bn_momentum, self.bn_epsilon, name="bn")(x, train=train, mask=mask)
 
@@ -103,6 +107,11 @@ class GenreCNN(nn.Module):
     #: A lowering choice, same numbers: the weight gradient of the standard convs as shifted contractions
     #: (:func:`jaxsep.nn.layers.conv2d_shifted_weight_grad`), which batch well under ``vmap`` over trials.
     shifted_weight_grad: bool = False
+    #: One of :data:`jaxsep.config.PRECISIONS` (:func:`jaxsep.nn.layers.numerics`); parameters are float32 always.
+    precision: str = "tf32"
+    #: A lowering choice, same numbers to float rounding: the first conv's training forward pass as shifted
+    #: sums (:func:`jaxsep.nn.layers.conv2d_direct`).
+    direct_forward: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None,
@@ -116,16 +125,20 @@ class GenreCNN(nn.Module):
           dropout_rate: overrides ``dropout`` for this call (may be traced: a per-trial hyperparameter).
 
         Returns:
-          logits, shape ``(batch, n_classes)``.
+          logits, shape ``(batch, n_classes)``, float32 at every precision.
         """
         for index, features in enumerate(self.filters):
             x = ConvBlock(
                 features, self.kernel_size, self.separable, self.bn_momentum, self.bn_epsilon,
-                self.shifted_weight_grad, name=f"block{index + 1}"
+                self.shifted_weight_grad, self.precision, self.direct_forward, name=f"block{index + 1}"
             )(x, train=train, mask=mask)
         x = x.reshape(x.shape[0], -1)
         x = Dropout(self.dropout)(x, deterministic=not train, rate=dropout_rate)
-        return nn.Dense(self.n_classes, name="dense")(x)
+        dtype, precision = numerics(self.precision)
+        # dtype None for float32: flax infers it from the inputs, as before precisions existed.
+        dense = nn.Dense(self.n_classes, dtype=None if dtype == jnp.float32 else dtype, precision=precision,
+                         name="dense")
+        return dense(x).astype(jnp.float32)
 
 
 def create_model(name: str, n_classes: int, config: TrainConfig = TrainConfig()) -> GenreCNN:
@@ -134,9 +147,9 @@ def create_model(name: str, n_classes: int, config: TrainConfig = TrainConfig())
 
 
 def build_network(separable: bool, n_classes: int, config: TrainConfig = TrainConfig(), *,
-                  shifted_weight_grad: bool = False) -> GenreCNN:
+                  shifted_weight_grad: bool = False, direct_forward: bool = False) -> GenreCNN:
     """The network of every model with this kind of convolution (the maps only change its input);
-    ``shifted_weight_grad`` picks how the standard convs' weight gradient is computed (same numbers)."""
+    ``shifted_weight_grad`` and ``direct_forward`` pick how the standard convs are computed (same numbers)."""
     return GenreCNN(
         n_classes=n_classes,
         filters=tuple(config.filters),
@@ -146,6 +159,8 @@ def build_network(separable: bool, n_classes: int, config: TrainConfig = TrainCo
         bn_momentum=config.bn_momentum,
         bn_epsilon=config.bn_epsilon,
         shifted_weight_grad=shifted_weight_grad,
+        direct_forward=direct_forward,
+        precision=config.precision,
     )
 
 

@@ -133,11 +133,13 @@ def table_markdown(results: dict, rows: list[dict]) -> str:
     trials = results["config"]["trials"]
     rule = RULES.get(results["select_on"], results["select_on"])
     held_out = f", {split['validation']} validation" if split.get("validation") else ""
+    precision = results["config"].get("train", {}).get("precision", "tf32")
+    arithmetic = "" if precision == "tf32" else f" Arithmetic: `{precision}`."
     lines = [
         f"Test metrics over {trials} trials (random {split['train']}/{split['test']} train/test splits of the same "
         f"songs{held_out}); epoch chosen by {rule}. Δ, p and P are F1 against `{baseline}`, paired by trial "
         "and corrected for the overlap of the trials' training sets (Nadeau & Bengio 2003: variance × (1/J + "
-        "n_test/n_train)); Holm adjusts p over the models compared.",
+        f"n_test/n_train)); Holm adjusts p over the models compared.{arithmetic}",
         "",
         "| model | accuracy mean ± sd (IQM) | F1 mean ± sd (IQM) | ΔF1 [95% CI] | p | p Holm "
         "| P(F1 worse / ≈ / better) | wins | diverged / failed | paper acc / F1 |",

@@ -124,6 +124,13 @@ def default_unroll(backend: str | None = None) -> int | bool:
     return True if (backend or jax.default_backend()) == "cpu" else 1
 
 
+def default_direct_forward(backend: str | None = None) -> bool:
+    """Whether the first conv's training forward pass is written as shifted sums
+    (:func:`jaxsep.nn.layers.conv2d_direct`): on CPU, where it trained ~1.2× faster at the paper's size
+    (benchmarks/RESULTS.md, "A direct first convolution"); not measured on a GPU yet, so off there."""
+    return (backend or jax.default_backend()) == "cpu"
+
+
 def trial_keys(seeds: Sequence[int]) -> np.ndarray:
     """Raw PRNG keys, shape ``(trials, 2)`` uint32, one per trial seed (``jax.random.PRNGKey(seed)``)."""
     return np.stack([np.asarray(jax.random.PRNGKey(int(s))) for s in seeds])
@@ -167,11 +174,12 @@ class EngineReport:
 # typed: ``unroll=True`` (full) and ``unroll=1`` (rolled) are equal as dict keys but different programs.
 @functools.lru_cache(maxsize=32, typed=True)
 def _program(separable: bool, n_classes: int, config: TrainConfig, lowering: Lowering, devices: tuple,
-             unroll, steps_per_call: int, keep_state: bool, segments_per_song: int):
+             unroll, steps_per_call: int, keep_state: bool, segments_per_song: int, direct_forward: bool):
     """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
     it and its compilations."""
     options = compiler_options(devices[0].platform)
-    network = build_network(separable, n_classes, config, shifted_weight_grad=lowering.shifted_weight_grad)
+    network = build_network(separable, n_classes, config, shifted_weight_grad=lowering.shifted_weight_grad,
+                            direct_forward=direct_forward)
     if lowering.stepped:
         return SteppedTrial(network, config, options, steps_per_call, keep_state=keep_state,
                             segments_per_song=segments_per_song)
@@ -220,11 +228,13 @@ class TrialRunner:
       steps_per_trial: training steps of one trial, for ``"auto"`` (see :func:`resolve_strategy`).
       keep_state: return each trial's trained variables too (``history["final"]``).
       segments_per_song: rows per song in the trials' index arrays (test metrics score songs).
+      direct_forward: the first conv's training forward pass as shifted sums (default:
+        :func:`default_direct_forward`).
     """
 
     def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=None,
                  steps_per_call: int | None = None, steps_per_trial: int | None = None, keep_state: bool = False,
-                 segments_per_song: int = 1):
+                 segments_per_song: int = 1, direct_forward: bool | None = None):
         self.spec = get_spec(model_name)
         devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
         self.strategy = resolve_strategy(strategy, devices[0].platform, steps_per_trial)
@@ -235,8 +245,10 @@ class TrialRunner:
         elif unroll is None:
             unroll = default_unroll(devices[0].platform)
         steps_per_call = (steps_per_call or STEPS_PER_CALL) if self.lowering.stepped else 0
+        if direct_forward is None:
+            direct_forward = default_direct_forward(devices[0].platform)
         self._key = (self.spec.separable, n_classes, config, self.lowering, self.devices, unroll, steps_per_call,
-                     keep_state, segments_per_song)
+                     keep_state, segments_per_song, direct_forward)
         self._program = _program(*self._key)
         self.mesh = _trial_mesh(self.devices)
         self.compile_seconds = 0.0
@@ -365,6 +377,7 @@ def run_trials(
     devices=None,
     unroll: int | bool | None = None,
     steps_per_call: int | None = None,
+    direct_forward: bool | None = None,
     hyper: Hyperparameters | None = None,
     keep_state: bool = False,
     segments_per_song: int = 1,
@@ -386,6 +399,8 @@ def run_trials(
       devices: devices to shard over (default: all local devices).
       unroll: epoch/batch scan unroll of the scanned lowerings (default: full on CPU, none elsewhere).
       steps_per_call: training steps per jitted call of ``"stepped"`` (default :data:`STEPS_PER_CALL`).
+      direct_forward: the first conv's training forward pass as shifted sums (default:
+        :func:`default_direct_forward`; same numbers to float rounding).
       hyper: per-trial :class:`~jaxsep.training.trainer.Hyperparameters`, each ``(trials,)``; default: the
         values of ``config`` for every trial (a sweep passes its grid here).
       keep_state: also return every trial's trained variables, ``history["final"]`` (for saved models).
@@ -405,7 +420,7 @@ def run_trials(
     steps_per_trial = config.epochs * math.ceil(splits["train"].shape[1] / config.batch_size)
     runner = TrialRunner(model_name, n_classes, config, strategy=strategy, devices=devices, unroll=unroll,
                          steps_per_call=steps_per_call, steps_per_trial=steps_per_trial, keep_state=keep_state,
-                         segments_per_song=segments_per_song)
+                         segments_per_song=segments_per_song, direct_forward=direct_forward)
     data = runner.place_data(trial_data(x, labels))
     hyper = Hyperparameters.from_config(config, n_trials) if hyper is None else hyper
     trials = stack_trials(seeds, splits, hyper)
