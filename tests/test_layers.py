@@ -182,15 +182,11 @@ def test_dropout_scales_kept_values_and_is_identity_in_evaluation():
     assert not np.any(Dropout(1.0).apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)}))
 
 
-@pytest.mark.parametrize("window", [(2, 2), (3, 3), (4, 4), (2, 3), (3, 1)])
-def test_shifted_weight_grad_conv_matches_flax(window):
-    """:class:`Conv` with the shifted-contraction weight gradient against flax's ``nn.Conv``: the same
-    initial kernel from the same key, the same outputs, and the same input and kernel gradients (odd, even and
-    non-square windows: 'SAME' pads unevenly for even sides), also vmapped over trials with per-trial
-    kernels."""
-    x = jax.random.normal(jax.random.key(0), (3, 9, 11, 4))
+def _assert_conv_matches_flax(mine: Conv, window, x):
+    """``mine`` against flax's ``nn.Conv`` (5 features, no bias): the same initial kernel from the same key,
+    the same outputs, and the same input and kernel gradients, also vmapped over trials with per-trial
+    kernels. Returns flax's variables."""
     reference = nn.Conv(5, window, padding="SAME", use_bias=False)
-    mine = Conv(5, window, shifted_weight_grad=True)
     variables = reference.init(jax.random.key(1), x)
     np.testing.assert_array_equal(mine.init(jax.random.key(1), x)["params"]["kernel"],
                                   variables["params"]["kernel"])
@@ -210,33 +206,23 @@ def test_shifted_weight_grad_conv_matches_flax(window):
         got = jax.vmap(jax.grad(loss(mine), argnums=(0, 1)))(stacked, xs)
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
             np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
+    return variables
+
+
+@pytest.mark.parametrize("window", [(2, 2), (3, 3), (4, 4), (2, 3), (3, 1)])
+def test_shifted_weight_grad_conv_matches_flax(window):
+    """:class:`Conv` with the shifted-contraction weight gradient against flax's ``nn.Conv`` (odd, even and
+    non-square windows: 'SAME' pads unevenly for even sides)."""
+    x = jax.random.normal(jax.random.key(0), (3, 9, 11, 4))
+    _assert_conv_matches_flax(Conv(5, window, shifted_weight_grad=True), window, x)
 
 
 @pytest.mark.parametrize("window,channels", [((3, 3), 1), ((3, 3), 3), ((2, 3), 2), ((5, 1), 4)])
 def test_direct_conv_matches_flax(window, channels):
-    """:class:`Conv` with the direct forward (shifted sums of the input channels) against flax's ``nn.Conv``:
-    outputs and input / kernel gradients, also vmapped over trials with per-trial kernels; wider inputs keep
-    the convolution."""
+    """:class:`Conv` with the direct forward (shifted sums of the input channels) against flax's ``nn.Conv``;
+    wider inputs keep the convolution."""
     x = jax.random.normal(jax.random.key(0), (3, 9, 11, channels))
-    reference = nn.Conv(5, window, padding="SAME", use_bias=False)
-    mine = Conv(5, window, direct_forward=True)
-    variables = reference.init(jax.random.key(1), x)
-
-    def loss(module):
-        return lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)) * jnp.arange(5.0))
-
-    with jax.default_matmul_precision("highest"):
-        np.testing.assert_allclose(mine.apply(variables, x), reference.apply(variables, x), atol=1e-5)
-        want = jax.grad(loss(reference), argnums=(0, 1))(variables, x)
-        got = jax.grad(loss(mine), argnums=(0, 1))(variables, x)
-        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
-            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
-        stacked = jax.tree.map(lambda leaf: jnp.stack([leaf, 2 * leaf]), variables)
-        xs = jnp.stack([x, -x])
-        want = jax.vmap(jax.grad(loss(reference), argnums=(0, 1)))(stacked, xs)
-        got = jax.vmap(jax.grad(loss(mine), argnums=(0, 1)))(stacked, xs)
-        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
-            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5)
+    variables = _assert_conv_matches_flax(Conv(5, window, direct_forward=True), window, x)
     # the forward really is the shifted sum (no convolution in the program), and bf16 inputs stay bf16
     forward = jax.make_jaxpr(lambda x, k: conv2d_direct(x, k))(x, variables["params"]["kernel"])
     assert "conv_general_dilated" not in str(forward)
