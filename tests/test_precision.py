@@ -100,3 +100,21 @@ def test_the_parity_check_fails_on_a_shifted_distribution():
     assert result["ci_high"] < 0 and result["p"] < 0.05 and result["p_ks"] < 0.05
     same = precision_check.parity(reference, reference, test_train_ratio=0.25, margin=0.05)
     assert same["parity"] and same["difference"] == 0
+
+
+@pytest.mark.parametrize("strategy", ["vmap", "stepped"])
+def test_bf16_runs_under_each_lowering_close_to_float32(strategy):
+    """bfloat16 through the vmapped program (shifted-contraction weight gradient) and the stepped driver (the
+    direct first conv on CPU): finite, and the first epoch's training loss within a few percent of float32's."""
+    features = toy_features(songs_per_class=(6, 6, 6), n_mels=SMALL[0], frames=SMALL[1])
+    seeds = np.arange(2)
+    splits = make_splits(features.labels, seeds, n_classes=3, test_fraction=0.2)
+    x = features.select_maps(("bass", "drums", "other"))
+    losses = {}
+    for precision in ("f32", "bf16"):
+        config = TrainConfig(epochs=1, filters=(2, 3), precision=precision)
+        report = run_trials("stems3", x, features.labels, splits, seeds, config, n_classes=3, strategy=strategy)
+        assert np.all(np.isfinite(report.history["test_loss"]))
+        losses[precision] = np.asarray(report.history["train_loss"])[:, 0]
+    np.testing.assert_allclose(losses["bf16"], losses["f32"], rtol=0.05)
+    assert not np.array_equal(losses["bf16"], losses["f32"])
