@@ -61,17 +61,20 @@ def test_bf16_computes_in_bfloat16_with_float32_parameters(separable):
     assert 0 < error < 0.03  # rounded, but the same function
 
 
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="tf32 and f32 differ where TensorFloat-32 exists")
-def test_float32_precisions_give_the_numbers_of_the_default_on_cpu():
+def _toy_history(precision: str, strategy: str, epochs: int) -> dict:
+    """stems3's history (numpy) over 2 trials of an 18-song toy file at ``precision`` under ``strategy``."""
     features = toy_features(songs_per_class=(6, 6, 6), n_mels=SMALL[0], frames=SMALL[1])
     seeds = np.arange(2)
     splits = make_splits(features.labels, seeds, n_classes=3, test_fraction=0.2)
-    x = features.select_maps(("bass", "drums", "other"))
-    histories = {}
-    for precision in ("tf32", "f32"):
-        config = TrainConfig(epochs=2, filters=(2, 3), precision=precision)
-        report = run_trials("stems3", x, features.labels, splits, seeds, config, n_classes=3, strategy="stepped")
-        histories[precision] = {k: np.asarray(v) for k, v in report.history.items()}
+    config = TrainConfig(epochs=epochs, filters=(2, 3), precision=precision)
+    report = run_trials("stems3", features.select_maps(("bass", "drums", "other")), features.labels, splits, seeds,
+                        config, n_classes=3, strategy=strategy)
+    return {k: np.asarray(v) for k, v in report.history.items()}
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="tf32 and f32 differ where TensorFloat-32 exists")
+def test_float32_precisions_give_the_numbers_of_the_default_on_cpu():
+    histories = {precision: _toy_history(precision, "stepped", epochs=2) for precision in ("tf32", "f32")}
     for key, value in histories["tf32"].items():
         np.testing.assert_array_equal(histories["f32"][key], value, err_msg=key)
 
@@ -106,15 +109,10 @@ def test_the_parity_check_fails_on_a_shifted_distribution():
 def test_bf16_runs_under_each_lowering_close_to_float32(strategy):
     """bfloat16 through the vmapped program (shifted-contraction weight gradient) and the stepped driver (the
     direct first conv on CPU): finite, and the first epoch's training loss within a few percent of float32's."""
-    features = toy_features(songs_per_class=(6, 6, 6), n_mels=SMALL[0], frames=SMALL[1])
-    seeds = np.arange(2)
-    splits = make_splits(features.labels, seeds, n_classes=3, test_fraction=0.2)
-    x = features.select_maps(("bass", "drums", "other"))
     losses = {}
     for precision in ("f32", "bf16"):
-        config = TrainConfig(epochs=1, filters=(2, 3), precision=precision)
-        report = run_trials("stems3", x, features.labels, splits, seeds, config, n_classes=3, strategy=strategy)
-        assert np.all(np.isfinite(report.history["test_loss"]))
-        losses[precision] = np.asarray(report.history["train_loss"])[:, 0]
+        history = _toy_history(precision, strategy, epochs=1)
+        assert np.all(np.isfinite(history["test_loss"]))
+        losses[precision] = history["train_loss"][:, 0]
     np.testing.assert_allclose(losses["bf16"], losses["f32"], rtol=0.05)
     assert not np.array_equal(losses["bf16"], losses["f32"])
