@@ -45,6 +45,15 @@ def _same_padding(k: int) -> tuple[int, int]:
     return (k - 1) // 2, k // 2
 
 
+def _shifted_windows(x: jax.Array, k_h: int, k_w: int) -> list[list[jax.Array]]:
+    """``windows[i][j]``: ``x (batch, height, width, c)`` zero-padded as 'SAME' for a ``k_h × k_w`` window and
+    shifted by ``(i, j)``, shape ``(batch, height, width, c)`` — what window position ``(i, j)`` of a stride-1
+    'SAME' convolution multiplies."""
+    height, width = x.shape[1:3]
+    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
+    return [[padded[:, i : i + height, j : j + width, :] for j in range(k_w)] for i in range(k_h)]
+
+
 def depthwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """One ``k×k`` filter per input channel, 'SAME' padding, stride 1.
 
@@ -62,13 +71,10 @@ def depthwise_conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
     # A sum of k_h·k_w shifted, per-channel-scaled copies: elementwise work XLA fuses, forward and backward;
     # XLA:CPU ran the grouped convolution (feature_group_count = channels) and its gradients far slower
     # (benchmarks/RESULTS.md, "Where a training step's time went").
-    k_h, k_w = kernel.shape[:2]
-    height, width = x.shape[1:3]
-    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
     out = None
-    for i in range(k_h):
-        for j in range(k_w):
-            term = padded[:, i : i + height, j : j + width, :].astype(jnp.float32) * kernel[i, j, 0]
+    for i, row in enumerate(_shifted_windows(x, *kernel.shape[:2])):
+        for j, window in enumerate(row):
+            term = window.astype(jnp.float32) * kernel[i, j, 0]
             out = term if out is None else out + term
     return out.astype(x.dtype)
 
@@ -122,19 +128,20 @@ def _conv_forward(x, kernel, precision):
     return conv2d_same(x, kernel, precision), (x, kernel)
 
 
+def _input_gradient(x, kernel, precision, gradient):
+    """The gradient of :func:`conv2d_same` with respect to its input, as XLA's transposed convolution."""
+    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel, precision), x)(gradient)
+    return input_gradient
+
+
 def _conv_backward(precision, residuals, gradient):
     x, kernel = residuals
-    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel, precision), x)(gradient)
-    k_h, k_w = kernel.shape[:2]
-    height, width = x.shape[1:3]
-    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0)))
     rows = [
-        jnp.stack([jnp.einsum("bhwi,bhwo->io", padded[:, i : i + height, j : j + width, :], gradient,
-                              precision=precision, preferred_element_type=jnp.float32)
-                   for j in range(k_w)])
-        for i in range(k_h)
+        jnp.stack([jnp.einsum("bhwi,bhwo->io", window, gradient, precision=precision,
+                              preferred_element_type=jnp.float32) for window in row])
+        for row in _shifted_windows(x, *kernel.shape[:2])
     ]
-    return input_gradient, jnp.stack(rows).astype(kernel.dtype)
+    return _input_gradient(x, kernel, precision, gradient), jnp.stack(rows).astype(kernel.dtype)
 
 
 conv2d_shifted_weight_grad.defvjp(_conv_forward, _conv_backward)
@@ -161,15 +168,12 @@ def conv2d_direct(x: jax.Array, kernel: jax.Array, precision: lax.Precision | No
     Returns:
       ``(batch, height, width, c_out)`` in ``x``'s dtype.
     """
-    k_h, k_w, c_in, _ = kernel.shape
-    height, width = x.shape[1:3]
-    padded = jnp.pad(x, ((0, 0), _same_padding(k_h), _same_padding(k_w), (0, 0))).astype(jnp.float32)
     weights = kernel.astype(jnp.float32)
     out = None
-    for i in range(k_h):
-        for j in range(k_w):
-            for c in range(c_in):
-                term = padded[:, i : i + height, j : j + width, c : c + 1] * weights[i, j, c]
+    for i, row in enumerate(_shifted_windows(x.astype(jnp.float32), *kernel.shape[:2])):
+        for j, window in enumerate(row):
+            for c in range(kernel.shape[2]):
+                term = window[..., c : c + 1] * weights[i, j, c]
                 out = term if out is None else out + term
     return out.astype(x.dtype)
 
@@ -180,9 +184,8 @@ def _direct_forward(x, kernel, precision):
 
 def _direct_backward(precision, residuals, gradient):
     x, kernel = residuals
-    (input_gradient,) = jax.linear_transpose(lambda x: conv2d_same(x, kernel, precision), x)(gradient)
     (kernel_gradient,) = jax.linear_transpose(lambda k: conv2d_same(x, k, precision), kernel)(gradient)
-    return input_gradient, kernel_gradient
+    return _input_gradient(x, kernel, precision, gradient), kernel_gradient
 
 
 conv2d_direct.defvjp(_direct_forward, _direct_backward)

@@ -17,6 +17,7 @@ from dataclasses import fields
 
 import numpy as np
 
+from ..config import TrainConfig
 from .statistics import Comparison, Summary, compare, holm, summarize
 
 #: The paper's Table 1 (mean test metrics over 50 trials), for side-by-side printing.
@@ -133,8 +134,8 @@ def table_markdown(results: dict, rows: list[dict]) -> str:
     trials = results["config"]["trials"]
     rule = RULES.get(results["select_on"], results["select_on"])
     held_out = f", {split['validation']} validation" if split.get("validation") else ""
-    precision = results["config"].get("train", {}).get("precision", "tf32")
-    arithmetic = "" if precision == "tf32" else f" Arithmetic: `{precision}`."
+    precision = results["config"].get("train", {}).get("precision", TrainConfig.precision)
+    arithmetic = "" if precision == TrainConfig.precision else f" Arithmetic: `{precision}`."
     lines = [
         f"Test metrics over {trials} trials (random {split['train']}/{split['test']} train/test splits of the same "
         f"songs{held_out}); epoch chosen by {rule}. Δ, p and P are F1 against `{baseline}`, paired by trial "
