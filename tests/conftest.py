@@ -1,11 +1,22 @@
-"""Test set-up: 8 forced CPU devices (for the sharding tests) before jax is imported anywhere."""
+"""Test set-up: 8 forced CPU devices (for the sharding tests) before jax is imported; a numba cache per process."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+# librosa's beat tracker is numba `guvectorize(cache=True)`: two xdist workers compiling it at once into the
+# shared on-disk cache can leave mismatched cache files that segfault a worker (numba issue #10128; it crashed
+# CI in test_synth). Each test process gets its own numba cache, removed when the process exits.
+if "NUMBA_CACHE_DIR" not in os.environ:
+    _numba_cache = tempfile.mkdtemp(prefix=f"jaxsep-test-numba-{os.getpid()}-")
+    os.environ["NUMBA_CACHE_DIR"] = _numba_cache
+    atexit.register(shutil.rmtree, _numba_cache, ignore_errors=True)
 
 import pytest  # noqa: E402
 
