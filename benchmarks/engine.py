@@ -61,7 +61,7 @@ def main():
                              "auto, sequential, vmap, map, stepped (the engine); N is the scans' unroll "
                              "(0 = fully unrolled; default: the engine's choice for the backend), for stepped "
                              "the training steps per call; a +direct suffix (stepped+direct:8) computes the "
-                             "first conv's training forward as shifted sums, +conv as XLA's convolution")
+                             "first conv's forward as shifted sums, +conv as XLA's convolution")
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args()
 

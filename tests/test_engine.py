@@ -119,7 +119,7 @@ def test_other_lowerings_equal_vmap(reference, strategy):
 
 @pytest.mark.parametrize("strategy", ["vmap", "stepped"])
 def test_direct_first_convolution_trains_like_the_convolution(reference, strategy):
-    """The first conv's training forward pass as shifted sums (the CPU default) or as XLA's convolution: the
+    """The first conv's forward pass as shifted sums (the CPU default) or as XLA's convolution: the
     same trials to float rounding, whichever the reference used."""
     for direct_forward in (True, False):
         other = _run(SEEDS, strategy=strategy, direct_forward=direct_forward)

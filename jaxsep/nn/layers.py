@@ -146,7 +146,7 @@ def _conv_backward(precision, residuals, gradient):
 
 conv2d_shifted_weight_grad.defvjp(_conv_forward, _conv_backward)
 
-#: Input channels up to which :class:`Conv` computes a training forward pass by :func:`conv2d_direct` when
+#: Input channels up to which :class:`Conv` computes its forward pass by :func:`conv2d_direct` when
 #: asked (``direct_forward``): the first block's 1–3 maps, not the second block's 16.
 DIRECT_FORWARD_MAX_CHANNELS = 4
 
@@ -302,6 +302,24 @@ def _max_pool_backward(residuals, gradient):
 max_pool_2x2.defvjp(_max_pool_forward, _max_pool_backward)
 
 
+def max_pool_2x2_forward_only(x: jax.Array) -> jax.Array:
+    """The values of :func:`max_pool_2x2` as the elementwise maximum of each window's four elements, for
+    programs that take no gradient (evaluation).
+
+    Not a ``reduce``: on XLA:CPU a reduce becomes a YNNPACK reduction fusion, which in an evaluation program
+    pulled the next block's convolution into one slow library call (benchmarks/RESULTS.md, "Evaluation and
+    one-pass batch statistics"). Same values (a maximum is exact whatever the order).
+
+    Args:
+      x: shape ``(batch, height, width, channels)``.
+
+    Returns:
+      shape ``(batch, height // 2, width // 2, channels)``.
+    """
+    w = _windows(x)
+    return jnp.maximum(jnp.maximum(w[:, :, 0, :, 0], w[:, :, 0, :, 1]), jnp.maximum(w[:, :, 1, :, 0], w[:, :, 1, :, 1]))
+
+
 class BatchNormReluPool(nn.Module):
     """Batch norm (statistics over real rows only) → ReLU → 2×2 max pool, computed in the pooled domain.
 
@@ -314,12 +332,16 @@ class BatchNormReluPool(nn.Module):
     layers' full-size passes otherwise (benchmarks/RESULTS.md, "Where a training step's time went").
 
     Parameters (``scale``, ``bias``) and running statistics (``batch_stats`` ``mean``, ``var``) are those of
-    flax's ``nn.BatchNorm(use_fast_variance=False)`` called with the row mask broadcast to the input: two-pass
-    biased variance, ``running = momentum · running + (1 - momentum) · batch``. They and the statistics are
-    float32 whatever the input's dtype; the output has the input's dtype (bfloat16 under ``bf16``). Tested
-    against flax's
-    ``BatchNorm`` → ``relu`` → ``max_pool``: same values; the same gradients except where two elements of a
-    window round to the same normalized value (the gradient then goes to the larger input, not the first).
+    flax's ``nn.BatchNorm`` (its default ``use_fast_variance=True``) called with the row mask broadcast to the
+    input: the biased variance in one pass, ``max(E[x²] - E[x]², 0)``, ``running = momentum · running +
+    (1 - momentum) · batch``. One pass because a centred second pass cost XLA:CPU a full-size ``x - mean``
+    written and read again (1.15× the training step at the paper's size; benchmarks/RESULTS.md, "Evaluation and
+    one-pass batch statistics"); its cancellation stays small where the mean is within ~30 standard deviations
+    of zero (normalized outputs within 1e-3, tested), as a bias-free conv of standardized inputs gives.
+    Parameters and statistics are float32 whatever the input's dtype; the output has the input's dtype
+    (bfloat16 under ``bf16``). Tested against flax's ``BatchNorm`` → ``relu`` → ``max_pool``: same values; the
+    same gradients except where two elements of a window round to the same normalized value (the gradient then
+    goes to the larger input, not the first). Evaluation pools with :func:`max_pool_2x2_forward_only`.
     """
 
     momentum: float = 0.99
@@ -347,7 +369,8 @@ class BatchNormReluPool(nn.Module):
             weights = jnp.ones(x.shape[0], jnp.float32) if mask is None else mask.astype(jnp.float32)
             count = jnp.sum(weights) * x.shape[1] * x.shape[2]
             mean = weights @ jnp.sum(x, axis=(1, 2), dtype=jnp.float32) / count
-            var = weights @ jnp.sum(jnp.square(x.astype(jnp.float32) - mean), axis=(1, 2)) / count
+            mean_square = weights @ jnp.sum(jnp.square(x.astype(jnp.float32)), axis=(1, 2)) / count
+            var = jnp.maximum(mean_square - jnp.square(mean), 0.0)
             if not self.is_initializing():
                 running_mean.value = self.momentum * running_mean.value + (1 - self.momentum) * mean
                 running_var.value = self.momentum * running_var.value + (1 - self.momentum) * var
@@ -357,7 +380,8 @@ class BatchNormReluPool(nn.Module):
         # max(window) where the multiplier is non-negative, min(window) = -max(-window) where it is negative
         # (multiplying by +-1 is exact).
         sign = jnp.where(multiplier >= 0, 1.0, -1.0).astype(x.dtype)
-        pooled = sign * max_pool_2x2(sign * x)
+        pool = max_pool_2x2 if train else max_pool_2x2_forward_only
+        pooled = sign * pool(sign * x)
         return jax.nn.relu((pooled.astype(jnp.float32) - mean) * multiplier + bias).astype(x.dtype)
 
 

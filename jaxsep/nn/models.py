@@ -87,9 +87,8 @@ class ConvBlock(nn.Module):
         if self.separable:
             x = SeparableConv(self.features, window, use_bias=False, precision=self.precision, name="conv")(x)
         else:
-            # The direct forward only in training: evaluation programs ran slower with it on XLA:CPU.
             x = Conv(self.features, window, shifted_weight_grad=self.shifted_weight_grad,
-                     direct_forward=self.direct_forward and train, precision=self.precision, name="conv")(x)
+                     direct_forward=self.direct_forward, precision=self.precision, name="conv")(x)
         # Padded rows of a short last batch must not move the batch statistics.
         return BatchNormReluPool(self.bn_momentum, self.bn_epsilon, name="bn")(x, train=train, mask=mask)
 
@@ -109,7 +108,7 @@ class GenreCNN(nn.Module):
     shifted_weight_grad: bool = False
     #: One of :data:`jaxsep.config.PRECISIONS` (:func:`jaxsep.nn.layers.numerics`); parameters are float32 always.
     precision: str = "tf32"
-    #: A lowering choice, same numbers to float rounding: the first conv's training forward pass as shifted
+    #: A lowering choice, same numbers to float rounding: the first conv's forward pass as shifted
     #: sums (:func:`jaxsep.nn.layers.conv2d_direct`).
     direct_forward: bool = False
 

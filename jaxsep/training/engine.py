@@ -125,9 +125,10 @@ def default_unroll(backend: str | None = None) -> int | bool:
 
 
 def default_direct_forward(backend: str | None = None) -> bool:
-    """Whether the first conv's training forward pass is written as shifted sums
-    (:func:`jaxsep.nn.layers.conv2d_direct`): on CPU, where it trained ~1.2× faster at the paper's size
-    (benchmarks/RESULTS.md, "A direct first convolution"); not measured on a GPU yet, so off there."""
+    """Whether the first conv's forward pass (training and evaluation) is written as shifted sums
+    (:func:`jaxsep.nn.layers.conv2d_direct`): on CPU, where it trained ~1.2× faster at the paper's size and
+    evaluated faster too (benchmarks/RESULTS.md, "A direct first convolution", "Evaluation and one-pass batch
+    statistics"); not measured on a GPU yet, so off there."""
     return (backend or jax.default_backend()) == "cpu"
 
 
@@ -228,7 +229,7 @@ class TrialRunner:
       steps_per_trial: training steps of one trial, for ``"auto"`` (see :func:`resolve_strategy`).
       keep_state: return each trial's trained variables too (``history["final"]``).
       segments_per_song: rows per song in the trials' index arrays (test metrics score songs).
-      direct_forward: the first conv's training forward pass as shifted sums (default:
+      direct_forward: the first conv's forward pass as shifted sums (default:
         :func:`default_direct_forward`).
     """
 
@@ -399,7 +400,7 @@ def run_trials(
       devices: devices to shard over (default: all local devices).
       unroll: epoch/batch scan unroll of the scanned lowerings (default: full on CPU, none elsewhere).
       steps_per_call: training steps per jitted call of ``"stepped"`` (default :data:`STEPS_PER_CALL`).
-      direct_forward: the first conv's training forward pass as shifted sums (default:
+      direct_forward: the first conv's forward pass as shifted sums (default:
         :func:`default_direct_forward`; same numbers to float rounding).
       hyper: per-trial :class:`~jaxsep.training.trainer.Hyperparameters`, each ``(trials,)``; default: the
         values of ``config`` for every trial (a sweep passes its grid here).
