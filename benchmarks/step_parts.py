@@ -55,12 +55,13 @@ from jaxsep.training.xla_options import CPU_OPTIONS
 
 
 class FlaxBatchNormReluPool(nn.Module):
-    """flax's BatchNorm (row mask broadcast to the input, two-pass variance) → ReLU → flax's max pool."""
+    """flax's BatchNorm (row mask broadcast to the input, its default one-pass variance, as jaxsep's) → ReLU →
+    flax's max pool. (Rows in RESULTS.md before 2026-12-03 ran both with the two-pass variance.)"""
 
     @nn.compact
     def __call__(self, x, *, train, mask):
         full_mask = jnp.broadcast_to(mask[:, None, None, None] > 0, x.shape)
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3, use_fast_variance=False)(
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3, use_fast_variance=True)(
             x, mask=full_mask
         )
         return nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2), padding="VALID")
