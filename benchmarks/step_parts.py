@@ -4,16 +4,16 @@ Side by side in one process, the device named, milliseconds per call after compi
 ``--repeats`` rounds of ``--calls`` calls, rounds interleaved between variants so drift hits all alike):
 
 1. 2×2 max pool, forward + backward, at the paper's block-1 size: flax's ``nn.max_pool`` (``reduce_window``,
-   whose gradient is ``select_and_scatter``) against :func:`jaxsep.nn.layers.max_pool_2x2`.
+   whose gradient is ``select_and_scatter``) against :func:`jaxsep.nn.norm_pool.max_pool_2x2`.
 2. batch norm (masked) → ReLU → max pool, forward + backward, at the block-1 and block-2 sizes: flax's
-   layers in turn against :class:`jaxsep.nn.layers.BatchNormReluPool`.
+   layers in turn against :class:`jaxsep.nn.norm_pool.BatchNormReluPool`.
 3. the dropout mask at the dense layer's input: ``jax.random.bernoulli`` (32 random bits per element) against
-   :func:`jaxsep.nn.layers.keep_mask` (16).
+   :func:`jaxsep.nn.dropout.keep_mask` (16).
 4. one whole training step of the paper's model (``stems3``, batch 32) under three sets of XLA:CPU compiler
    options: XLA's defaults, no YNNPACK fusion, YNNPACK for reductions only (:mod:`jaxsep.training.xla_options`).
 
 5. (``--parts direct``) one training step of stems3 with the first conv's forward pass as XLA's convolution
-   against :func:`jaxsep.nn.layers.conv2d_direct` (shifted sums XLA fuses into the batch norm that reads
+   against :func:`jaxsep.nn.conv.conv2d_direct` (shifted sums XLA fuses into the batch norm that reads
    them), one trial and, with ``--trials T``, T trials vmapped.
 
     python benchmarks/step_parts.py                 # the first four, the paper's size
@@ -28,7 +28,7 @@ lowering runs them:
    separate convolutions in one program;
 6. the fused batch norm → ReLU → pool block, forward + backward, vmapped over T;
 7. one whole training step of T trials: vmapped in one program (with XLA's conv weight gradient, and with
-   :func:`jaxsep.nn.layers.conv2d_shifted_weight_grad`, the engine's), against T single-trial steps dispatched
+   :func:`jaxsep.nn.conv.conv2d_shifted_weight_grad`, the engine's), against T single-trial steps dispatched
    one after another (what the per-trial loop runs). ``--trace DIR`` records 3 steps of each vmapped
    program with ``jax.profiler`` and prints the device ops that took the most time.
 
@@ -48,8 +48,10 @@ import numpy as np
 from machine import cpu_name  # benchmarks/machine.py
 
 from jaxsep.config import TrainConfig
-from jaxsep.nn.layers import BatchNormReluPool, conv2d_same, keep_mask, max_pool_2x2
+from jaxsep.nn.conv import conv2d_same
+from jaxsep.nn.dropout import keep_mask
 from jaxsep.nn.models import build_network
+from jaxsep.nn.norm_pool import BatchNormReluPool, max_pool_2x2
 from jaxsep.training.trainer import Hyperparameters, Trial, make_trial_parts, trial_data
 from jaxsep.training.xla_options import CPU_OPTIONS
 
@@ -166,7 +168,7 @@ def step_rows(batch, mels, frames, calls, repeats):
 
 def direct_rows(trials, batch, mels, frames, calls, repeats):
     """One training step of stems3 (T trials vmapped when ``trials`` > 1) with the first conv as XLA's
-    convolution and as :func:`jaxsep.nn.layers.conv2d_direct`."""
+    convolution and as :func:`jaxsep.nn.conv.conv2d_direct`."""
     config = TrainConfig(batch_size=batch)
     data, one = _step_data(batch, mels, frames)
     functions, args = {}, {}

@@ -52,7 +52,7 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.separable = separable
         if separable:
-            # One k×k filter per input channel, then a 1×1 mix: jaxsep.nn.layers.SeparableConv.
+            # One k×k filter per input channel, then a 1×1 mix: jaxsep.nn.conv.SeparableConv.
             self.depthwise = nn.Conv2d(c_in, c_in, kernel_size, padding="same", groups=c_in, bias=False)
             self.pointwise = nn.Conv2d(c_in, features, 1, bias=False)
             _lecun_normal_(self.depthwise.weight, kernel_size * kernel_size)

@@ -14,7 +14,7 @@ from .errors import ConfigError
 SELECT_ON = ("test", "validation")
 #: ``--strategy`` values: "auto" or one of the engine's lowerings (:data:`jaxsep.training.engine.LOWERINGS`).
 STRATEGIES = ("auto", "stepped", "sequential", "vmap", "map")
-#: ``--precision`` values (:mod:`jaxsep.nn.layers`): ``tf32`` float32 values with XLA's default precision, which on
+#: ``--precision`` values (:mod:`jaxsep.nn.numerics`): ``tf32`` float32 values with XLA's default precision, which on
 #: GPUs with TensorFloat-32 runs convolutions and matmuls in it (JAX's default; on CPU exactly float32); ``f32``
 #: float32 with full-precision convolutions and matmuls everywhere; ``bf16`` bfloat16 activations and
 #: convolutions with float32 parameters, batch-norm statistics, logits and loss.

@@ -3,10 +3,11 @@
     models.MODELS, get_spec       the four models by name: input maps and kind of convolution
     models.GenreCNN               conv blocks → dropout → dense, for one batch ``(batch, mel, time, channel)``
     models.create_model, parameter_table, required_maps, kernel_penalty
-    layers.SeparableConv          the depthwise-separable convolution of DW-2DConv
-    layers.Conv                   flax's Conv with an optional shifted-contraction weight gradient
-    layers.BatchNormReluPool      batch norm → ReLU → 2×2 max pool, computed on the pooled maps
-    layers.Dropout, keep_mask     dropout from 16 random bits per element
+    conv.SeparableConv            the depthwise-separable convolution of DW-2DConv
+    conv.Conv                     flax's Conv with a shifted-contraction weight gradient or a direct forward
+    norm_pool.BatchNormReluPool   batch norm → ReLU → 2×2 max pool, computed on the pooled maps
+    dropout.Dropout, keep_mask    dropout from 16 random bits per element
+    numerics.numerics             a --precision's activation dtype and conv / matmul precision
 """
 
 from .models import (

@@ -26,7 +26,10 @@ import numpy as np
 
 from ..config import TrainConfig
 from ..errors import ConfigError
-from .layers import BatchNormReluPool, Conv, Dropout, SeparableConv, numerics
+from .conv import Conv, SeparableConv
+from .dropout import Dropout
+from .norm_pool import BatchNormReluPool
+from .numerics import numerics
 
 
 @dataclass(frozen=True)
@@ -104,12 +107,12 @@ class GenreCNN(nn.Module):
     bn_momentum: float = 0.9
     bn_epsilon: float = 1e-3
     #: A lowering choice, same numbers: the weight gradient of the standard convs as shifted contractions
-    #: (:func:`jaxsep.nn.layers.conv2d_shifted_weight_grad`), which batch well under ``vmap`` over trials.
+    #: (:func:`jaxsep.nn.conv.conv2d_shifted_weight_grad`), which batch well under ``vmap`` over trials.
     shifted_weight_grad: bool = False
-    #: One of :data:`jaxsep.config.PRECISIONS` (:func:`jaxsep.nn.layers.numerics`); parameters are float32 always.
+    #: One of :data:`jaxsep.config.PRECISIONS` (:func:`jaxsep.nn.numerics.numerics`); parameters are float32 always.
     precision: str = "tf32"
     #: A lowering choice, same numbers to float rounding: the first conv's forward pass as shifted
-    #: sums (:func:`jaxsep.nn.layers.conv2d_direct`).
+    #: sums (:func:`jaxsep.nn.conv.conv2d_direct`).
     direct_forward: bool = False
 
     @nn.compact

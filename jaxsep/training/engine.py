@@ -6,7 +6,7 @@ tested):
 
 * ``"vmap"``: ``jax.vmap`` over trials, one program for a whole chunk; convolutions with per-trial weights
   become grouped convolutions, except their weight gradients, computed as batched contractions of shifted
-  inputs (:func:`jaxsep.nn.layers.conv2d_shifted_weight_grad`). Sharded over a 1-d ``jax.sharding`` mesh when
+  inputs (:func:`jaxsep.nn.conv.conv2d_shifted_weight_grad`). Sharded over a 1-d ``jax.sharding`` mesh when
   there are several devices; the chunk comes from the compiled program's own memory estimate.
 * ``"map"``: ``lax.map`` over trials inside one program (trials one after another on each device).
 * ``"sequential"``: one compiled single-trial program (epochs and batches as ``lax.scan``), dispatched once
@@ -126,7 +126,7 @@ def default_unroll(backend: str | None = None) -> int | bool:
 
 def default_direct_forward(backend: str | None = None) -> bool:
     """Whether the first conv's forward pass (training and evaluation) is written as shifted sums
-    (:func:`jaxsep.nn.layers.conv2d_direct`): on CPU, where it trained ~1.2× faster at the paper's size and
+    (:func:`jaxsep.nn.conv.conv2d_direct`): on CPU, where it trained ~1.2× faster at the paper's size and
     evaluated faster too (benchmarks/RESULTS.md, "A direct first convolution", "Evaluation and one-pass batch
     statistics"); not measured on a GPU yet, so off there."""
     return (backend or jax.default_backend()) == "cpu"
