@@ -108,7 +108,7 @@ def block_rows(batch, mels, frames, channels, calls, repeats):
     x = jax.random.normal(jax.random.key(0), (batch, mels, frames, channels))
     mask = jnp.ones(batch).at[-1].set(0.0)
     modules = {"flax BatchNorm→relu→max_pool": FlaxBatchNormReluPool(),
-               "jaxsep BatchNormReluPool": BatchNormReluPool(momentum=0.9, epsilon=1e-3)}
+               "jaxsep BatchNormReluPool": BatchNormReluPool(channels, momentum=0.9, epsilon=1e-3)}
     functions, args = {}, {}
     for name, module in modules.items():
         variables = module.init(jax.random.key(1), x, train=False, mask=mask)
@@ -214,7 +214,7 @@ def trial_block_rows(trials, batch, mels, frames, channels, calls, repeats):
     parameters vmapped, against one shared set over a batch of T·B clips."""
     x = jax.random.normal(jax.random.key(0), (trials, batch, mels, frames, channels))
     mask = jnp.ones(batch).at[-1].set(0.0)
-    module = BatchNormReluPool(momentum=0.9, epsilon=1e-3)
+    module = BatchNormReluPool(channels, momentum=0.9, epsilon=1e-3)
     variables = module.init(jax.random.key(1), x[0], train=False, mask=mask)
 
     def loss(params, x, mask):

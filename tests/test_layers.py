@@ -121,7 +121,7 @@ def test_batch_norm_relu_pool_matches_flax(masked):
     rng = np.random.default_rng(7)
     x = jnp.asarray(rng.normal(size=(5, 6, 9, 4)).astype(np.float32))
     mask = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0]) if masked else None
-    ours = BatchNormReluPool(momentum=0.9, epsilon=1e-3)
+    ours = BatchNormReluPool(4, momentum=0.9, epsilon=1e-3)
     reference = FlaxBatchNormReluPool(momentum=0.9, epsilon=1e-3)
     variables = ours.init(jax.random.key(0), x, train=False)
     variables = {
@@ -151,13 +151,43 @@ def test_batch_norm_relu_pool_matches_flax(masked):
             )
 
 
+def test_signed_input_gives_the_same_numbers():
+    """Maps handed over already multiplied by ``output_sign`` (as the conv folds it into its kernel) give the same
+    outputs, running statistics and parameter gradients, bit for bit, and the input gradient times the sign."""
+    rng = np.random.default_rng(5)
+    x = jnp.asarray(rng.normal(size=(4, 6, 8, 4)).astype(np.float32))
+    mask = jnp.array([1.0, 1.0, 1.0, 0.0])
+    module = BatchNormReluPool(4, momentum=0.9, epsilon=1e-3)
+    variables = module.init(jax.random.key(0), x, train=False)
+    variables = {**variables, "params": {"scale": jnp.array([1.5, -0.7, -0.0, -2.0]), "bias": jnp.full(4, 0.1)}}
+    sign = module.apply(variables, method=BatchNormReluPool.output_sign)
+    np.testing.assert_array_equal(sign, [1.0, -1.0, 1.0, -1.0])
+    cotangent = jnp.asarray(rng.normal(size=(4, 3, 4, 4)).astype(np.float32))
+
+    def run(x, signed, train):
+        def forward(params, x):
+            return module.apply({**variables, "params": params}, x, train=train, mask=mask, signed_input=signed,
+                                mutable=["batch_stats"])
+
+        (out, updates), vjp = jax.vjp(forward, variables["params"], x)
+        return out, updates, vjp((cotangent, jax.tree.map(jnp.zeros_like, updates)))
+
+    for train in (True, False):
+        out, updates, (d_params, d_x) = run(x, False, train)
+        signed_out, signed_updates, (signed_d_params, signed_d_x) = run(sign * x, True, train)
+        np.testing.assert_array_equal(signed_out, out)
+        jax.tree.map(np.testing.assert_array_equal, signed_updates, updates)
+        jax.tree.map(np.testing.assert_array_equal, signed_d_params, d_params)
+        np.testing.assert_array_equal(signed_d_x, sign * d_x)
+
+
 def test_batch_norm_statistics_accurate_far_from_zero():
     """The one-pass variance against float64 two-pass statistics, for maps whose mean is 30 standard deviations
     from zero, as many values per channel as block 1 at the paper's size and batch 8: normalized outputs within
     1e-3."""
     rng = np.random.default_rng(11)
     x = (30.0 + rng.standard_normal((8, 128, 458, 3))).astype(np.float32)
-    module = BatchNormReluPool(momentum=0.9, epsilon=1e-5)
+    module = BatchNormReluPool(3, momentum=0.9, epsilon=1e-5)
     variables = module.init(jax.random.key(0), x, train=False)
     variables = {**variables, "params": {"scale": jnp.array([1.0, -1.0, 2.0]), "bias": jnp.zeros(3)}}
     out, _ = module.apply(variables, x, train=True, mutable=["batch_stats"])

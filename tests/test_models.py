@@ -1,5 +1,7 @@
-"""Pinned parameter counts and output shapes of the four models; the kernel penalty by hand."""
+"""Pinned parameter counts and output shapes of the four models; the whole network against flax's layers; the
+kernel penalty by hand."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,8 +9,10 @@ import pytest
 
 from jaxsep.config import TrainConfig
 from jaxsep.errors import ConfigError
+from jaxsep.nn.conv import SeparableConv
 from jaxsep.nn.models import (
     MODELS,
+    GenreCNN,
     create_model,
     get_spec,
     init_variables,
@@ -70,3 +74,68 @@ def test_kernel_penalty_by_hand():
 def test_unknown_model():
     with pytest.raises(ConfigError, match="unknown model 'resnet'"):
         get_spec("resnet")
+
+
+class FlaxReferenceCNN(nn.Module):
+    """GenreCNN written with flax's own layers (conv, ``BatchNorm`` with the row mask and its default one-pass
+    variance, ``relu``, ``max_pool``, dense), same parameter names; a separable conv is jaxsep's own, without a
+    folded sign."""
+
+    n_classes: int
+    filters: tuple[int, int]
+    separable: bool
+
+    @nn.compact
+    def __call__(self, x, *, train, mask=None):
+        for index, features in enumerate(self.filters):
+            x = _FlaxBlock(features, self.separable, name=f"block{index + 1}")(x, train=train, mask=mask)
+        return nn.Dense(self.n_classes, name="dense")(x.reshape(x.shape[0], -1))
+
+
+class _FlaxBlock(nn.Module):
+    features: int
+    separable: bool
+
+    @nn.compact
+    def __call__(self, x, *, train, mask):
+        if self.separable:
+            x = SeparableConv(self.features, (3, 3), use_bias=False, name="conv")(x)
+        else:
+            x = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, name="conv")(x)
+        full_mask = None if mask is None else jnp.broadcast_to(mask[:, None, None, None] > 0, x.shape)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3, name="bn")(x, mask=full_mask)
+        return nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+
+
+@pytest.mark.parametrize("separable,direct_forward", [(False, False), (False, True), (True, False)])
+def test_network_matches_flax_layers_with_scales_of_both_signs(separable, direct_forward):
+    """Logits, batch statistics and parameter gradients of the network (its conv folding each batch norm's sign
+    into the kernel) equal flax's layers in turn, with batch-norm scales of both signs, a padded row, in
+    training and evaluation."""
+    filters = (4, 6)
+    ours = GenreCNN(3, filters=filters, separable=separable, dropout=0.0, direct_forward=direct_forward)
+    reference = FlaxReferenceCNN(3, filters, separable)
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.normal(size=(5, 10, 14, 3)).astype(np.float32))
+    mask = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    variables = init_variables(ours, jax.random.key(0), (10, 14, 3))
+    assert jax.tree.structure(variables) == jax.tree.structure(reference.init(jax.random.key(0), x, train=False))
+    params = variables["params"]
+    for block, features in zip(("block1", "block2"), filters):
+        signs = np.where(np.arange(features) % 2 == 0, 1.0, -1.0)
+        params[block]["bn"]["scale"] = jnp.asarray(signs * rng.uniform(0.5, 1.5, features), jnp.float32)
+        params[block]["bn"]["bias"] = jnp.asarray(rng.normal(size=features) * 0.1, jnp.float32)
+    for train in (True, False):
+        def run(module, params):
+            def forward(params):
+                logits, updates = module.apply({"params": params, "batch_stats": variables["batch_stats"]}, x,
+                                               train=train, mask=mask, mutable=["batch_stats"])
+                return jnp.sum(jnp.sin(logits[:4])), (logits, updates)
+
+            return jax.grad(forward, has_aux=True)(params)
+
+        grads, (logits, updates) = run(ours, params)
+        ref_grads, (ref_logits, ref_updates) = run(reference, params)
+        np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-5)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), updates, ref_updates)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5), grads, ref_grads)

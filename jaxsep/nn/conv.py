@@ -185,13 +185,16 @@ class Conv(nn.Module):
     kernel_init: Callable = nn.initializers.lecun_normal()
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, output_sign: jax.Array | None = None) -> jax.Array:
         """``x``: ``(batch, height, width, c_in)`` → ``(batch, height, width, features)`` in the precision's
-        dtype (float32, or bfloat16 under ``bf16``)."""
+        dtype (float32, or bfloat16 under ``bf16``). ``output_sign``: ``(features,)`` of +-1 multiplying each
+        output map, folded into the kernel (exact: a product's sign flips, its magnitude does not change)."""
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
         dtype, precision = numerics(self.precision)
         x, kernel = jnp.asarray(x, dtype), kernel.astype(dtype)
+        if output_sign is not None:
+            kernel = kernel * output_sign.astype(dtype)
         if self.direct_forward and x.shape[-1] <= DIRECT_FORWARD_MAX_CHANNELS:
             return conv2d_direct(x, kernel, precision)
         if self.shifted_weight_grad:
@@ -216,14 +219,19 @@ class SeparableConv(nn.Module):
     bias_init: Callable = nn.initializers.zeros_init()
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, output_sign: jax.Array | None = None) -> jax.Array:
         """``x``: shape ``(batch, height, width, c_in)`` → shape ``(batch, height, width, features)`` in the
-        precision's dtype."""
+        precision's dtype. ``output_sign``: as :class:`Conv`'s, folded into the pointwise kernel (and the bias)."""
         channels = x.shape[-1]
         depthwise = self.param("depthwise_kernel", self.kernel_init, (*self.kernel_size, 1, channels))
         pointwise = self.param("pointwise_kernel", self.kernel_init, (1, 1, channels, self.features))
         dtype, precision = numerics(self.precision)
+        if output_sign is not None:
+            pointwise = pointwise * output_sign
         y = pointwise_conv2d(depthwise_conv2d(jnp.asarray(x, dtype), depthwise), pointwise, precision)
         if self.use_bias:
-            y = y + self.param("bias", self.bias_init, (self.features,)).astype(y.dtype)
+            bias = self.param("bias", self.bias_init, (self.features,))
+            if output_sign is not None:
+                bias = bias * output_sign
+            y = y + bias.astype(y.dtype)
         return y

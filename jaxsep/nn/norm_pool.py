@@ -101,44 +101,63 @@ class BatchNormReluPool(nn.Module):
     (bfloat16 under ``bf16``). Tested against flax's ``BatchNorm`` → ``relu`` → ``max_pool``: same values; the
     same gradients except where two elements of a window round to the same normalized value (the gradient then
     goes to the larger input, not the first). Evaluation pools with :func:`max_pool_2x2_forward_only`.
+
+    The sign of ``a`` is the sign of ``scale`` (``rsqrt`` of the variance is positive), known before the
+    statistics: :meth:`output_sign` gives it, so that the convolution before can fold it into its kernel and
+    hand over ``sign · x`` (``signed_input``), which is pooled as it is — a full-size signed copy of the maps
+    is then never written (benchmarks/RESULTS.md, "Dropout bits, vector width and the folded sign").
     """
 
+    features: int
     momentum: float = 0.99
     epsilon: float = 1e-5
 
-    @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
+    def setup(self):
+        self.scale = self.param("scale", nn.initializers.ones_init(), (self.features,))
+        self.bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        self.running_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros(self.features, jnp.float32))
+        self.running_var = self.variable("batch_stats", "var", lambda: jnp.ones(self.features, jnp.float32))
+
+    def output_sign(self) -> jax.Array:
+        """``(features,)`` float32: +1 where the normalization's multiplier ``rsqrt(var + epsilon) · scale`` is
+        non-negative (``scale ≥ 0``, ``-0.0`` included), -1 where it is negative (or NaN)."""
+        return jnp.where(self.scale >= 0, 1.0, -1.0).astype(jnp.float32)
+
+    def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None,
+                 signed_input: bool = False) -> jax.Array:
         """Normalized, rectified, pooled maps.
 
         Args:
-          x: shape ``(batch, height, width, features)``.
+          x: shape ``(batch, height, width, features)``: the maps, or with ``signed_input`` the maps times
+            :meth:`output_sign` per channel.
           train: batch statistics (and update the running ones) when True; running statistics when False.
           mask: ``(batch,)`` 1 for real rows, 0 for padding; ``None``: every row is real.
+          signed_input: whether ``x`` is already multiplied by :meth:`output_sign` (same outputs either way).
 
         Returns:
           shape ``(batch, height // 2, width // 2, features)``.
         """
-        features = x.shape[-1]
-        running_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros(features, jnp.float32))
-        running_var = self.variable("batch_stats", "var", lambda: jnp.ones(features, jnp.float32))
-        scale = self.param("scale", nn.initializers.ones_init(), (features,))
-        bias = self.param("bias", nn.initializers.zeros_init(), (features,))
+        if x.shape[-1] != self.features:
+            raise ValueError(f"BatchNormReluPool has {self.features} features, got maps of shape {x.shape}")
+        sign = self.output_sign()
         if train:
             # Sums per row first, then over the real rows: the mask never meets a full-size array.
             weights = jnp.ones(x.shape[0], jnp.float32) if mask is None else mask.astype(jnp.float32)
             count = jnp.sum(weights) * x.shape[1] * x.shape[2]
             mean = weights @ jnp.sum(x, axis=(1, 2), dtype=jnp.float32) / count
+            if signed_input:
+                mean = sign * mean  # the sum of sign·x is sign times the sum of x, exactly
             mean_square = weights @ jnp.sum(jnp.square(x.astype(jnp.float32)), axis=(1, 2)) / count
             var = jnp.maximum(mean_square - jnp.square(mean), 0.0)
             if not self.is_initializing():
-                running_mean.value = self.momentum * running_mean.value + (1 - self.momentum) * mean
-                running_var.value = self.momentum * running_var.value + (1 - self.momentum) * var
+                self.running_mean.value = self.momentum * self.running_mean.value + (1 - self.momentum) * mean
+                self.running_var.value = self.momentum * self.running_var.value + (1 - self.momentum) * var
         else:
-            mean, var = running_mean.value, running_var.value
-        multiplier = lax.rsqrt(var + self.epsilon) * scale
+            mean, var = self.running_mean.value, self.running_var.value
+        multiplier = lax.rsqrt(var + self.epsilon) * self.scale
         # max(window) where the multiplier is non-negative, min(window) = -max(-window) where it is negative
         # (multiplying by +-1 is exact).
-        sign = jnp.where(multiplier >= 0, 1.0, -1.0).astype(x.dtype)
+        sign = sign.astype(x.dtype)
         pool = max_pool_2x2 if train else max_pool_2x2_forward_only
-        pooled = sign * pool(sign * x)
-        return jax.nn.relu((pooled.astype(jnp.float32) - mean) * multiplier + bias).astype(x.dtype)
+        pooled = sign * pool(x if signed_input else sign * x)
+        return jax.nn.relu((pooled.astype(jnp.float32) - mean) * multiplier + self.bias).astype(x.dtype)
