@@ -16,7 +16,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # goes with it: xdist workers inherit the controller's environment (its conftest runs first), and a cache
 # directory set by another process of this run must not be shared. A NUMBA_CACHE_DIR the user set is kept.
 _NUMBA_OWNER = "JAXSEP_TEST_NUMBA_CACHE_PID"
-if "NUMBA_CACHE_DIR" not in os.environ or os.environ.get(_NUMBA_OWNER, str(os.getpid())) != str(os.getpid()):
+_owner = os.environ.get(_NUMBA_OWNER)
+if "NUMBA_CACHE_DIR" not in os.environ or (_owner is not None and _owner != str(os.getpid())):
     _numba_cache = tempfile.mkdtemp(prefix=f"jaxsep-test-numba-{os.getpid()}-")
     os.environ["NUMBA_CACHE_DIR"] = _numba_cache
     os.environ[_NUMBA_OWNER] = str(os.getpid())

@@ -105,7 +105,7 @@ class BatchNormReluPool(nn.Module):
     The sign of ``a`` is the sign of ``scale`` (``rsqrt`` of the variance is positive), known before the
     statistics: :meth:`output_sign` gives it, so that the convolution before can fold it into its kernel and
     hand over ``sign · x`` (``signed_input``), which is pooled as it is — a full-size signed copy of the maps
-    is then never written (benchmarks/RESULTS.md, "Dropout bits, vector width and the folded sign").
+    is then never written (benchmarks/RESULTS.md, "The folded sign").
     """
 
     features: int
