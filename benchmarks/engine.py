@@ -61,7 +61,8 @@ def main():
                              "auto, sequential, vmap, map, stepped (the engine); N is the scans' unroll "
                              "(0 = fully unrolled; default: the engine's choice for the backend), for stepped "
                              "the training steps per call; a +direct suffix (stepped+direct:8) computes the "
-                             "first conv's forward as shifted sums, +conv as XLA's convolution")
+                             "first conv's forward as shifted sums, +conv as XLA's convolution; an @K suffix "
+                             "(stepped@1) runs K trials at once (per-trial lowerings; default: the engine's)")
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args()
 
@@ -80,8 +81,10 @@ def main():
 
     rows, reference = [], None
     for variant in args.variants.split(","):
-        name, _, number = variant.partition(":")
+        variant_name, _, concurrent = variant.partition("@")
+        name, _, number = variant_name.partition(":")
         name, _, form = name.partition("+")
+        concurrent_trials = int(concurrent) if concurrent else None
         direct_forward = {"direct": True, "conv": False, "": None}[form]
         unroll = None if not number or name == "stepped" else (True if int(number) == 0 else int(number))
         steps_per_call = int(number) if number and name == "stepped" else None
@@ -91,7 +94,7 @@ def main():
         else:
             report = run_trials(args.model, x, features.labels, splits, seeds, config, n_classes=args.classes,
                                 strategy=name, devices=[device], unroll=unroll, steps_per_call=steps_per_call,
-                                direct_forward=direct_forward)
+                                direct_forward=direct_forward, concurrent_trials=concurrent_trials)
             history, compile_s, run_s = report.history, report.compile_seconds, report.run_seconds
         if reference is None:
             reference = history

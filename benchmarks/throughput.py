@@ -17,6 +17,11 @@ Variants (``--variants``, comma list):
   graphs, on a GPU; falls back to eager, saying so, when compiling fails);
 * ``torch-func`` — :func:`torch_reference.run_ensemble`, all trials as one ``torch.func`` vmapped ensemble.
 
+A per-trial variant may run K trials at once, ``NAME@K``: the engine's ``concurrent_trials`` (its default is
+two on CPU, so ``engine@1`` is one trial at a time); for ``torch-eager`` / ``torch-tuned``, K processes, each
+with ``cores // K`` threads and every K-th trial, started together after their warm-ups (the wall is from that
+start to the last one's end) — what a PyTorch user does to keep a small model's cores busy.
+
 Every variant runs in its OWN subprocess (``--worker``): JAX and PyTorch in one process can clash on a GPU, and
 a process's peak memory is then that variant's. Same data (``jaxsep.features.toy``), same splits
 (``jaxsep.training.splits.make_splits``), same seeds. Times are wall seconds of the training runs after compilation
@@ -171,9 +176,10 @@ def jax_worker(args) -> dict:
         else:
             strategy = "auto" if args.variant == "engine" else args.variant.split("-", 1)[1]
             report = run_trials(name, x, features.labels, splits, seeds, config, n_classes=args.classes,
-                                strategy=strategy, devices=[device])
+                                strategy=strategy, devices=[device], concurrent_trials=args.concurrent)
             history, compile_s, run_s = report.history, report.compile_seconds, report.run_seconds
-            detail = f"strategy={report.strategy}, chunk={report.chunk}"
+            detail = (f"strategy={report.strategy}, chunk={report.chunk}, "
+                      f"concurrent_trials={report.concurrent_trials}")
         models[name] = {"trials": n_run, "setup_s": compile_s, "run_s": run_s, "detail": detail,
                         "accuracy": _selected_accuracy(history),
                         "finite": bool(np.all(np.isfinite(history["test_loss"])))}
@@ -192,63 +198,164 @@ def jax_worker(args) -> dict:
             "n_train": int(splits["train"].shape[1]), "n_test": int(splits["test"].shape[1])}
 
 
-def torch_worker(args) -> dict:
-    """Runs one PyTorch variant over the models (one-epoch warm-up per model, untimed)."""
+def _torch_train_model(args, name, features, seeds, splits, config, device, tuning, before_run=None) -> dict:
+    """One model's PyTorch trials: a one-epoch warm-up of one trial (untimed; oneDNN / cuDNN pick and cache
+    kernels on first use of each shape, and ``torch.compile`` compiles), then ``before_run()``, then the timed
+    run. Returns ``warmup_s``, ``start`` / ``end`` (``time.time()``), ``history`` and the ``tuning`` used."""
+    import torch
+    import torch_reference
+
+    x = features.select_maps(MODEL_MAPS[name])
+    runner = torch_reference.run_ensemble if args.variant == "torch-func" else torch_reference.run_eager
+
+    def run(cfg, n, tuning):
+        extra = {} if args.variant == "torch-func" else {"tuning": tuning}
+        return runner(x, features.labels, {k: v[:n] for k, v in splits.items()}, seeds[:n], cfg,
+                      separable=SEPARABLE[name], n_classes=args.classes, device=device, **extra)
+
+    n_run = len(seeds)
+    begin = time.perf_counter()
+    try:
+        run(config.replace(epochs=1), n_run if args.variant == "torch-func" else 1, tuning)
+    except Exception as error:  # torch.compile "where it works": fall back to eager, and say so
+        if tuning.compile_mode is None:
+            raise
+        print(f"    torch.compile failed ({type(error).__name__}: {str(error)[:200]}); eager instead",
+              file=sys.stderr, flush=True)
+        tuning = torch_reference.Tuning(tuning.channels_last, tuning.autocast, None)
+        run(config.replace(epochs=1), 1, tuning)
+    warmup_s = time.perf_counter() - begin
+    if before_run is not None:
+        before_run()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.time()
+    history = run(config, n_run, tuning)
+    return {"warmup_s": warmup_s, "start": start, "end": time.time(), "history": history, "tuning": tuning}
+
+
+def _torch_device_and_tuning(args):
+    import torch
+    import torch_reference
+
+    device = args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tuning = _tuning(torch, device) if args.variant == "torch-tuned" else torch_reference.EAGER
+    return device, tuning
+
+
+def _torch_share(args, share: int, barrier, queue) -> None:
+    """One of ``args.concurrent`` processes of a concurrent PyTorch variant: trials ``share``,
+    ``share + K``, ... of every model, ``cores // K`` threads, each model's timed run started with the others'
+    (``barrier``). Puts ``(model, share, result)`` per model, then ``(None, share, peak RSS bytes)``."""
     import torch
 
     sys.path.insert(0, str(HERE))
-    import torch_reference
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.concurrent))
+    features, seeds, splits, config = _worker_inputs(args)
+    mine = np.arange(share, len(seeds), args.concurrent)
+    device, tuning = _torch_device_and_tuning(args)
+    for name in args.models.split(","):
+        try:
+            out = _torch_train_model(args, name, features, seeds[mine], {k: v[mine] for k, v in splits.items()},
+                                     config, device, tuning, before_run=lambda: barrier.wait(timeout=3600))
+            tuning = out["tuning"]
+            queue.put((name, share, {k: out[k] for k in ("warmup_s", "start", "end", "history")}
+                       | {"tuning": str(tuning)}))
+        except Exception as error:
+            barrier.abort()  # the other shares stop waiting for this one
+            queue.put((name, share, {"error": f"{type(error).__name__}: {error}"[:500]}))
+    queue.put((None, share, _peak_rss_bytes()))
 
+
+def _torch_concurrently(args) -> tuple[dict, int]:
+    """Runs :func:`_torch_share` in ``args.concurrent`` processes; returns ``({model: entry}, summed peak RSS)``,
+    each entry's history in trial order, its run time from the common start to the last share's end."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(args.concurrent), context.Queue()
+    processes = [context.Process(target=_torch_share, args=(args, share, barrier, queue))
+                 for share in range(args.concurrent)]
+    for process in processes:
+        process.start()
+    parts, peak, finished = {}, 0, 0
+    while finished < args.concurrent:
+        name, share, payload = queue.get(timeout=args.worker_timeout)
+        if name is None:
+            peak, finished = peak + payload, finished + 1
+        else:
+            parts.setdefault(name, {})[share] = payload
+    for process in processes:
+        process.join()
+    models = {}
+    n_run = args.run_trials
+    for name, shares in parts.items():
+        errors = [p["error"] for p in shares.values() if "error" in p]
+        if errors:
+            models[name] = {"error": errors[0]}
+            continue
+        history = {}
+        for key in shares[0]["history"]:
+            rows = np.empty((n_run,) + np.shape(shares[0]["history"][key])[1:])
+            for share, part in shares.items():
+                rows[share::args.concurrent] = part["history"][key]
+            history[key] = rows
+        models[name] = {"warmup_s": max(p["warmup_s"] for p in shares.values()),
+                        "run_s": max(p["end"] for p in shares.values()) - min(p["start"] for p in shares.values()),
+                        "history": history, "tuning": shares[0]["tuning"]}
+    return models, peak
+
+
+def torch_worker(args) -> dict:
+    """Runs one PyTorch variant over the models (one-epoch warm-up per model, untimed); with
+    ``--concurrent K`` > 1, in K processes at once (:func:`_torch_concurrently`)."""
+    import torch
+
+    sys.path.insert(0, str(HERE))
     features, seeds, splits, config = _worker_inputs(args)
     n_run = args.run_trials
-    device = args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tuning = torch_reference.EAGER
-    if args.variant == "torch-tuned":
-        tuning = _tuning(torch, device)
-    runner = torch_reference.run_ensemble if args.variant == "torch-func" else torch_reference.run_eager
+    device, tuning = _torch_device_and_tuning(args)
     rss_before = _rss_bytes()
-    models = {}
-    for name in args.models.split(","):
-        x = features.select_maps(MODEL_MAPS[name])
-
-        def run(cfg, n, x=x, name=name):
-            extra = {} if args.variant == "torch-func" else {"tuning": tuning}
-            return runner(x, features.labels, {k: v[:n] for k, v in splits.items()}, seeds[:n], cfg,
-                          separable=SEPARABLE[name], n_classes=args.classes, device=device, **extra)
-
-        try:
-            # Warm-up: oneDNN / cuDNN pick and cache kernels on first use of each shape (and torch.compile).
-            begin = time.perf_counter()
+    concurrent = args.concurrent or 1
+    if concurrent > 1 and device != "cpu":
+        raise SystemExit(f"{args.variant}@{concurrent}: trials at once in several processes are for the CPU only")
+    if concurrent > 1:
+        runs, peak = _torch_concurrently(args)
+    else:
+        runs = {}
+        for name in args.models.split(","):
             try:
-                run(config.replace(epochs=1), n_run if args.variant == "torch-func" else 1)
-            except Exception as error:  # torch.compile "where it works": fall back to eager, and say so
-                if tuning.compile_mode is None:
-                    raise
-                print(f"    torch.compile failed ({type(error).__name__}: {str(error)[:200]}); eager instead",
-                      file=sys.stderr, flush=True)
-                tuning = torch_reference.Tuning(tuning.channels_last, tuning.autocast, None)
-                run(config.replace(epochs=1), 1)
-            warmup_s = time.perf_counter() - begin
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            begin = time.perf_counter()
-            history = run(config, n_run)
-            run_s = time.perf_counter() - begin
-        except Exception as error:  # report why a variant (e.g. torch.func on a new torch) cannot run
-            models[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
-            print(f"    {args.variant} {name}: FAILED {models[name]['error']}", file=sys.stderr, flush=True)
+                out = _torch_train_model(args, name, features, seeds, splits, config, device, tuning)
+            except Exception as error:  # report why a variant (e.g. torch.func on a new torch) cannot run
+                runs[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
+                continue
+            tuning = out["tuning"]
+            runs[name] = {"warmup_s": out["warmup_s"], "run_s": out["end"] - out["start"], "history": out["history"],
+                          "tuning": str(tuning)}
+    models = {}
+    for name, out in runs.items():
+        if "error" in out:
+            models[name] = out
+            print(f"    {args.variant} {name}: FAILED {out['error']}", file=sys.stderr, flush=True)
             continue
-        detail = f"device={device}" + (f", {tuning}" if args.variant == "torch-tuned" else "")
-        models[name] = {"trials": n_run, "setup_s": warmup_s, "run_s": run_s, "detail": detail,
+        detail = f"device={device}" + (f", {out['tuning']}" if args.variant == "torch-tuned" else "")
+        if concurrent > 1:
+            detail += f", {concurrent} processes x {max(1, (os.cpu_count() or 1) // concurrent)} thread(s)"
+        history = out["history"]
+        models[name] = {"trials": n_run, "setup_s": out["warmup_s"], "run_s": out["run_s"], "detail": detail,
                         "accuracy": _selected_accuracy(history),
                         "finite": bool(np.all(np.isfinite(history["test_loss"])))}
-        print(f"    {args.variant} {name}: warm-up {warmup_s:.2f} s, run {run_s:.2f} s", file=sys.stderr, flush=True)
+        print(f"    {args.variant} {name}: warm-up {out['warmup_s']:.2f} s, run {out['run_s']:.2f} s",
+              file=sys.stderr, flush=True)
     if device.startswith("cuda"):
         peak, peak_kind, name = torch.cuda.max_memory_allocated(), "torch.cuda.max_memory_allocated", \
             torch.cuda.get_device_name()
         precision = (f"float32, cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, "
                      f"cudnn.benchmark={torch.backends.cudnn.benchmark}, "
                      f"matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}")
+    elif concurrent > 1:
+        peak_kind, name = f"summed peak RSS of {concurrent} processes", cpu_name()
+        precision = f"float32, {concurrent} processes x {max(1, (os.cpu_count() or 1) // concurrent)} thread(s)"
     else:
         peak, peak_kind, name = _peak_rss_bytes(), "process peak RSS", cpu_name()
         precision = f"float32, {torch.get_num_threads()} threads"
@@ -271,6 +378,23 @@ def _tuning(torch, device: str):
 
 
 # ----------------------------------------------------------------------------------------------- orchestration
+
+
+def parse_spec(spec: str) -> tuple[str, int | None, int | None]:
+    """``NAME[@K][:TRIALS]`` as ``(NAME, K, TRIALS)``, None where absent; ValueError if it is not one."""
+    head, _, count = spec.partition(":")
+    name, _, concurrent = head.partition("@")
+    k, n = (None if text == "" else int(text) for text in (concurrent, count))
+    if name not in JAX_VARIANTS + TORCH_VARIANTS or (k is not None and k < 1) or (n is not None and n < 1):
+        raise ValueError(spec)
+    if k is not None and name in ("torch-func", "jax-loop", "jax-loop-unrolled", "engine-vmap", "engine-map"):
+        raise ValueError(f"{spec}: {name} has no trials-at-once option")
+    return name, k, n
+
+
+def base_variant(key: str) -> str:
+    """A result's variant without its ``@K``."""
+    return key.partition("@")[0]
 
 
 def _variant_trials(args, spec: str) -> int:
@@ -296,7 +420,7 @@ def _common_argv(args) -> list[str]:
 
 def spawn(args, spec: str) -> dict:
     """Runs variant ``spec`` (``NAME[:TRIALS]``) in a fresh interpreter; returns its JSON (or an ``error``)."""
-    variant = spec.partition(":")[0]
+    variant, concurrent, _ = parse_spec(spec)
     framework = "jax" if variant in JAX_VARIANTS else "torch"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -307,6 +431,8 @@ def spawn(args, spec: str) -> dict:
         out = Path(folder) / "worker.json"
         argv = [sys.executable, str(Path(__file__).resolve()), "--worker", framework, "--variant", variant,
                 "--run-trials", str(_variant_trials(args, spec)), "--worker-out", str(out), *_common_argv(args)]
+        if concurrent is not None:
+            argv += ["--concurrent", str(concurrent)]
         begin = time.perf_counter()
         try:
             done = subprocess.run(argv, env=env, timeout=args.worker_timeout, stdout=sys.stderr, stderr=sys.stderr)
@@ -369,7 +495,7 @@ def reference_engine(results: dict) -> str:
 def lowering_agreement(results: dict) -> list[dict]:
     """Per model, every pair of JAX variants over the trials both ran (same seeds and splits): how many
     trials selected the same test accuracy, the largest difference, and the two means."""
-    ran = [v for v in results if v in JAX_VARIANTS and "models" in results[v]]
+    ran = [v for v in results if base_variant(v) in JAX_VARIANTS and "models" in results[v]]
     rows = []
     for i, first in enumerate(ran):
         for second in ran[i + 1:]:
@@ -395,8 +521,8 @@ def accuracy_check(results: dict, reference: str | None = None) -> list[dict]:
     ref = results.get(reference, {})
     if "models" not in ref:
         return checks
-    for variant in TORCH_VARIANTS:
-        other = results.get(variant, {})
+    for variant in [v for v in results if base_variant(v) in TORCH_VARIANTS]:
+        other = results[variant]
         for model, m in ref["models"].items():
             o = other.get("models", {}).get(model)
             if not o or "accuracy" not in o or "accuracy" not in m:
@@ -415,9 +541,9 @@ def accuracy_check(results: dict, reference: str | None = None) -> list[dict]:
 
 def print_report(args, results: dict, rows: list[dict], checks: list[dict], date: str | None = None) -> None:
     devices = sorted({r["device"] for r in rows if "device" in r})
-    print(f"\n{date or time.strftime('%Y-%m-%d %H:%M')}  {args.songs} songs x {args.mels} x {args.frames}, {args.classes} "
-          f"classes, models {args.models}, {args.epochs} epochs, batch {args.batch_size}, filters {args.filters}, "
-          f"{args.trials} trials per model")
+    print(f"\n{date or time.strftime('%Y-%m-%d %H:%M')}  {args.songs} songs x {args.mels} x {args.frames}, "
+          f"{args.classes} classes, models {args.models}, {args.epochs} epochs, batch {args.batch_size}, "
+          f"filters {args.filters}, {args.trials} trials per model")
     print("devices: " + "; ".join(devices))
     for variant, result in results.items():
         if "error" not in result:
@@ -459,8 +585,11 @@ def print_report(args, results: dict, rows: list[dict], checks: list[dict], date
 
 
 def _valid_spec(spec: str) -> bool:
-    name, _, count = spec.partition(":")
-    return name in JAX_VARIANTS + TORCH_VARIANTS and (count == "" or (count.isdigit() and int(count) > 0))
+    try:
+        parse_spec(spec)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_args(argv=None):
@@ -481,7 +610,8 @@ def parse_args(argv=None):
                                                             "the device has it)")
     parser.add_argument("--models", default="stems3")
     parser.add_argument("--variants", default="engine,jax-loop,torch-eager,torch-tuned,torch-func",
-                        help="comma list of NAME[:TRIALS] (TRIALS overrides --trials / --peer-trials)")
+                        help="comma list of NAME[@K][:TRIALS] (K trials at once; TRIALS overrides --trials / "
+                             "--peer-trials)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strength", type=float, default=0.5,
                         help="class signal of the generated maps (noise std 1); 0.5 keeps accuracies off the ceiling")
@@ -493,6 +623,7 @@ def parse_args(argv=None):
     parser.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--run-trials", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrent", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = [m for m in args.models.split(",") if m not in MODEL_MAPS]

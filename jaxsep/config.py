@@ -111,6 +111,8 @@ class RunConfig:
       seed: trial ``t`` uses seed ``seed + t`` for its split, init, shuffling and dropout.
       train: the per-trial protocol.
       trials_per_chunk: trials compiled and run together; ``None`` picks from a memory estimate.
+      concurrent_trials: trials a per-trial lowering runs at once; ``None`` picks by backend
+        (:func:`jaxsep.training.engine.default_concurrent_trials`); results never depend on it.
       strategy: one of :data:`STRATEGIES` (see :mod:`jaxsep.training.engine`); results never depend on it.
       baseline: the model p-values are computed against (paper: ``novox``).
       reference: also score the classical reference classifier (:mod:`jaxsep.training.classical`) on the
@@ -124,6 +126,7 @@ class RunConfig:
     seed: int = 0
     train: TrainConfig = field(default_factory=TrainConfig)
     trials_per_chunk: int | None = None
+    concurrent_trials: int | None = None
     strategy: str = "auto"
     baseline: str = "novox"
     reference: bool = True
@@ -136,6 +139,8 @@ class RunConfig:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if self.trials_per_chunk is not None and self.trials_per_chunk < 1:
             raise ConfigError(f"trials_per_chunk must be >= 1, got {self.trials_per_chunk}")
+        if self.concurrent_trials is not None and self.concurrent_trials < 1:
+            raise ConfigError(f"concurrent_trials must be >= 1, got {self.concurrent_trials}")
         if not self.models:
             raise ConfigError("no models chosen")
         if len(set(self.models)) != len(self.models):

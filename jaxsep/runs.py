@@ -96,7 +96,7 @@ def _fingerprint(features: FeatureSet, config: RunConfig, save_models: bool) -> 
     """What a continued run must share with the unfinished one: everything that changes a number (not the
     engine's lowering options, which do not)."""
     settings = dataclasses.asdict(config)
-    for key in ("strategy", "trials_per_chunk"):
+    for key in ("strategy", "trials_per_chunk", "concurrent_trials"):
         settings.pop(key)
     return {"format_version": RESULTS_FORMAT_VERSION, "config": json.loads(json.dumps(settings)),
             "features": features_digest(features), "save_models": save_models}

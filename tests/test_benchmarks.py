@@ -307,3 +307,32 @@ def test_compare_runs_pairs_two_folders_by_trial(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in shown.splitlines() if line.startswith("| ")}
     assert "trials per segments per song" in shown
     assert "+0.100 [+0.100, +0.100]" in rows["stems3"] and "+0.000" in rows["novox"]
+
+
+def test_variant_specs_parse_with_trials_at_once():
+    assert throughput.parse_spec("engine") == ("engine", None, None)
+    assert throughput.parse_spec("torch-tuned@2:4") == ("torch-tuned", 2, 4)
+    assert throughput.parse_spec("engine-stepped@3") == ("engine-stepped", 3, None)
+    assert throughput.base_variant("torch-tuned@2") == "torch-tuned"
+    for bad in ("torch-func@2", "engine-vmap@2", "jax-loop@2", "engine@0", "engine:0", "engine@x", "nope"):
+        with pytest.raises(ValueError):
+            throughput.parse_spec(bad)
+
+
+def test_peer_in_two_processes_trains_each_trial_as_one_process_does(torch_reference):
+    """``torch-eager@2``: two processes, every second trial each, reassembled in trial order; each trial's
+    numbers are those of the one-process loop (float rounding apart: one thread instead of several)."""
+    import argparse
+
+    args = argparse.Namespace(songs=24, classes=3, mels=16, frames=24, trials=3, run_trials=3, epochs=2,
+                              batch_size=8, filters="3,4", models="stems3", seed=0, strength=0.5, precision="f32",
+                              variant="torch-eager", concurrent=2, torch_device="cpu", worker_timeout=600)
+    models, peak = throughput._torch_concurrently(args)
+    features, seeds, splits, config = throughput._worker_inputs(args)
+    alone = torch_reference.run_eager(features.select_maps(("bass", "drums", "other")), features.labels, splits,
+                                      seeds, config, separable=False, n_classes=3)
+    entry = models["stems3"]
+    assert entry["run_s"] > 0 and entry["warmup_s"] > 0 and peak > 0
+    for key in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(entry["history"][key], alone[key], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(entry["history"]["test_accuracy"], alone["test_accuracy"])

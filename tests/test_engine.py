@@ -221,3 +221,47 @@ def test_no_compilation_inside_the_timed_run(strategy):
         monitoring.unregister_event_duration_listener(listener)
     assert out["test_loss"].shape == (5, 3)
     assert compiles == []
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "stepped"])
+def test_trials_at_once_give_the_same_numbers(strategy):
+    """Per-trial lowerings running three trials at once (each from its own host thread) return every trial's
+    numbers and trained variables bit for bit as one at a time, in trial order, with progress for each."""
+    progress = {1: [], 3: []}
+    reports = {k: _run(SEEDS, strategy=strategy, devices=jax.devices()[:1], concurrent_trials=k, keep_state=True,
+                       progress=progress[k].append) for k in (1, 3)}
+    assert reports[1].concurrent_trials == 1 and reports[3].concurrent_trials == 3
+    jax.tree.map(np.testing.assert_array_equal, reports[3].history, reports[1].history)
+    assert progress[1] == progress[3] == [1, 2, 3, 4]
+
+
+def test_trials_at_once_only_for_per_trial_lowerings():
+    report = _run(SEEDS[:2], strategy="vmap", devices=jax.devices()[:1], concurrent_trials=2)
+    assert report.concurrent_trials == 1  # one program runs the chunk
+    with pytest.raises(ConfigError, match="concurrent_trials must be >= 1"):
+        _run(SEEDS[:1], strategy="sequential", concurrent_trials=0)
+    assert engine.default_concurrent_trials("cpu") == 2
+    assert engine.default_concurrent_trials("gpu") == 1
+
+
+def test_an_interruption_drops_the_trials_not_yet_started():
+    """With trials running two at a time, an exception in the main thread (a SIGTERM's RunInterrupted, say)
+    waits for the two running trials only: the queued ones are never started."""
+    import time
+
+    runner = TrialRunner(MODEL, 3, CONFIG, strategy="sequential", devices=jax.devices()[:1], concurrent_trials=2)
+    splits = make_splits(FEATURES.labels, np.arange(6), n_classes=3, test_fraction=CONFIG.test_fraction)
+    trials = engine.stack_trials(np.arange(6), splits, Hyperparameters.from_config(CONFIG, 6))
+    started = []
+
+    def program(trial, data):
+        started.append(trial)
+        time.sleep(0.3)
+        return {"test_loss": np.zeros(CONFIG.epochs)}
+
+    def interrupt(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner._run_per_trial(program, trials, None, interrupt)
+    assert 2 <= len(started) <= 4  # the first two, and at most the next two picked up as they finished

@@ -58,8 +58,10 @@ def test_a_killed_run_continues_to_the_numbers_of_an_uninterrupted_one(features,
     other = CliRunner().invoke(app, ["run", str(features), "--out", str(out), *ARGS[:-2], "--epochs", "3"])
     assert other.exit_code == 1 and "another configuration or feature file" in other.output
 
-    again = CliRunner().invoke(app, ["run", str(features), "--out", str(out), *ARGS])
+    # How many trials run at once is no part of a run's identity (it changes no number).
+    again = CliRunner().invoke(app, ["run", str(features), "--out", str(out), *ARGS, "--concurrent-trials", "3"])
     assert again.exit_code == 0, again.output
+    assert json.loads((out / "results.json").read_text())["config"]["concurrent_trials"] == 3
     assert f"continuing the unfinished run in {staging_folder(out)} ({len(kept)} unit(s) done)" in again.output
     assert _trials(out) == _trials(whole)
     assert not staging_folder(out).exists()

@@ -105,6 +105,8 @@ Precision = Annotated[str, typer.Option(help=f"Arithmetic: {', '.join(PRECISIONS
                                              "full float32 everywhere, bf16 bfloat16 activations with float32 "
                                              "weights and statistics.")]
 Chunk = Annotated[Optional[int], typer.Option(help="Trials per compiled call (default: from a memory estimate).")]
+Concurrent = Annotated[Optional[int], typer.Option(help="Trials run at once by the sequential and stepped "
+                                                        "lowerings (default: 2 on CPU, 1 elsewhere; same numbers).")]
 Overwrite = Annotated[bool, typer.Option(help="Replace an output folder that already holds a run, and drop an "
                                                  "unfinished one kept beside it.")]
 SaveModels = Annotated[bool, typer.Option(help="Keep every trial's trained model in the run folder (for "
@@ -118,13 +120,14 @@ ModelRepo = Annotated[Optional[Path], typer.Option(exists=True, file_okay=False,
 
 
 def build_run_config(*, models: str, trials: int, seed: int, strategy: str, trials_per_chunk: int | None = None,
-                     filters: str = join(TRAIN.filters), rope: float = RUN.rope, reference: bool = RUN.reference,
-                     **train_options) -> RunConfig:
+                     concurrent_trials: int | None = None, filters: str = join(TRAIN.filters), rope: float = RUN.rope,
+                     reference: bool = RUN.reference, **train_options) -> RunConfig:
     """Maps CLI options onto :class:`RunConfig` (which validates them); ``train_options`` are
     :class:`TrainConfig` fields, ``filters`` its text form."""
     train = TrainConfig(filters=parse_filters(filters), **train_options)
     return RunConfig(models=parse_names(models), trials=trials, seed=seed, train=train,
-                     trials_per_chunk=trials_per_chunk, strategy=strategy, rope=rope, reference=reference)
+                     trials_per_chunk=trials_per_chunk, concurrent_trials=concurrent_trials, strategy=strategy,
+                     rope=rope, reference=reference)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from .common import (
     TRAIN,
     BatchSize,
     Chunk,
+    Concurrent,
     Dropout,
     Epochs,
     Filters,
@@ -63,6 +64,7 @@ def run(
     precision: Precision = TRAIN.precision,
     strategy: Strategy = RUN.strategy,
     trials_per_chunk: Chunk = RUN.trials_per_chunk,
+    concurrent_trials: Concurrent = RUN.concurrent_trials,
     classes: Annotated[Optional[str], typer.Option(help="Comma-separated classes to keep (default: all).")] = None,
     rope: Annotated[float, typer.Option(help="Half-width of the region of practical equivalence of the Bayesian "
                                              "comparison.")] = RUN.rope,
@@ -89,10 +91,10 @@ def run(
         say(f"jax.distributed: {joined}")
 
     config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy,
-                              trials_per_chunk=trials_per_chunk, filters=filters, epochs=epochs,
-                              batch_size=batch_size, learning_rate=learning_rate, kernel_size=kernel_size, l1=l1,
-                              l2=l2, dropout=dropout, select_on=select_on, precision=precision, rope=rope,
-                              reference=reference)
+                              trials_per_chunk=trials_per_chunk, concurrent_trials=concurrent_trials, filters=filters,
+                              epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                              kernel_size=kernel_size, l1=l1, l2=l2, dropout=dropout, select_on=select_on,
+                              precision=precision, rope=rope, reference=reference)
     loaded = load_features(features, required_maps(config.models))  # required_maps checks model names
     if classes:
         loaded = loaded.subset_classes(parse_names(classes))

@@ -14,6 +14,10 @@ tested):
 * ``"stepped"``: the same trial driven from Python a few unrolled training steps per jitted call
   (:class:`jaxsep.training.trainer.SteppedTrial`), dispatched asynchronously.
 
+The two per-trial lowerings run ``concurrent_trials`` trials at once on their device, each from its own host
+thread (:func:`default_concurrent_trials`: two on CPU, where one trial leaves the cores idle between and inside
+its small operations; one elsewhere). Each trial's program is the same, so its numbers do not change.
+
 ``"auto"`` picks from measurements (benchmarks/RESULTS.md: "Lowerings, and before / after" on CPU, "4 models
 × 50 trials" on an H200): on CPU ``"sequential"`` with fully unrolled loops when a trial has at most
 :data:`UNROLLED_STEPS_MAX` training steps (XLA:CPU runs convolution gradients far slower inside a ``while``
@@ -33,6 +37,7 @@ import math
 import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -63,8 +68,8 @@ class Lowering:
 
     Attributes:
       name: the ``--strategy`` value.
-      per_trial: the program trains one trial and is dispatched once per trial, on one device (XLA:CPU
-        already uses every core for one program); else one program runs a whole chunk of trials.
+      per_trial: the program trains one trial and is dispatched once per trial, on one device (on CPU a few
+        at once: :func:`default_concurrent_trials`); else one program runs a whole chunk of trials.
       batching: how a chunk program runs its trials: ``"vmap"`` (all at once; memory grows with the chunk),
         ``"map"`` (``lax.map``, one after another), or ``None`` for per-trial programs.
       stepped: driven from Python a few unrolled steps per call instead of one scanned program.
@@ -132,6 +137,13 @@ def default_direct_forward(backend: str | None = None) -> bool:
     return (backend or jax.default_backend()) == "cpu"
 
 
+def default_concurrent_trials(backend: str | None = None) -> int:
+    """Trials a per-trial lowering runs at once: two on CPU (more trials per second than one at a time on
+    2 cores at the paper's size: benchmarks/RESULTS.md, "Two trials at once"), one elsewhere (not measured on
+    a GPU)."""
+    return 2 if (backend or jax.default_backend()) == "cpu" else 1
+
+
 def trial_keys(seeds: Sequence[int]) -> np.ndarray:
     """Raw PRNG keys, shape ``(trials, 2)`` uint32, one per trial seed (``jax.random.PRNGKey(seed)``)."""
     return np.stack([np.asarray(jax.random.PRNGKey(int(s))) for s in seeds])
@@ -161,7 +173,7 @@ class EngineReport:
     Attributes:
       history: per-trial, per-epoch arrays with a leading ``(trials,)`` axis (see :mod:`jaxsep.training.trainer`).
       compile_seconds, run_seconds: wall time spent compiling and running (summed over chunk shapes).
-      strategy, chunk, devices: how the trials were run.
+      strategy, chunk, devices, concurrent_trials: how the trials were run.
     """
 
     history: History
@@ -170,6 +182,7 @@ class EngineReport:
     strategy: str
     chunk: int
     devices: list[str] = field(default_factory=list)
+    concurrent_trials: int = 1
 
 
 # typed: ``unroll=True`` (full) and ``unroll=1`` (rolled) are equal as dict keys but different programs.
@@ -231,11 +244,14 @@ class TrialRunner:
       segments_per_song: rows per song in the trials' index arrays (test metrics score songs).
       direct_forward: the first conv's forward pass as shifted sums (default:
         :func:`default_direct_forward`).
+      concurrent_trials: trials a per-trial lowering runs at once (default: :func:`default_concurrent_trials`);
+        ignored by the chunk lowerings.
     """
 
     def __init__(self, model_name, n_classes, config: TrainConfig, *, strategy="auto", devices=None, unroll=None,
                  steps_per_call: int | None = None, steps_per_trial: int | None = None, keep_state: bool = False,
-                 segments_per_song: int = 1, direct_forward: bool | None = None):
+                 segments_per_song: int = 1, direct_forward: bool | None = None,
+                 concurrent_trials: int | None = None):
         self.spec = get_spec(model_name)
         devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
         self.strategy = resolve_strategy(strategy, devices[0].platform, steps_per_trial)
@@ -248,6 +264,11 @@ class TrialRunner:
         steps_per_call = (steps_per_call or STEPS_PER_CALL) if self.lowering.stepped else 0
         if direct_forward is None:
             direct_forward = default_direct_forward(devices[0].platform)
+        if concurrent_trials is None:
+            concurrent_trials = default_concurrent_trials(devices[0].platform)
+        if concurrent_trials < 1:
+            raise ConfigError(f"concurrent_trials must be >= 1, got {concurrent_trials}")
+        self.concurrent_trials = concurrent_trials if self.lowering.per_trial else 1
         self._key = (self.spec.separable, n_classes, config, self.lowering, self.devices, unroll, steps_per_call,
                      keep_state, segments_per_song, direct_forward)
         self._program = _program(*self._key)
@@ -299,20 +320,44 @@ class TrialRunner:
         ``on_trial(n)`` is called as trials finish (per trial for single-trial lowerings, else per chunk)."""
         program = self.compiled(trials, data)
         if self.lowering.per_trial:
-            # Slice the trials on the host: indexing a device array compiles a small program per array shape
-            # on first use, which would land inside the timed run. Then dispatch every trial before waiting
-            # on any: the host never idles the device between trials.
-            host = jax.tree.map(np.asarray, trials)
-            outs = [program(self._place_trials(_take(host, t)), data) for t in range(n_trials_of(host))]
-            for done, out in enumerate(outs, 1):
-                jax.block_until_ready(out)
-                if on_trial is not None:
-                    on_trial(done)
-            return jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *outs)
+            return self._run_per_trial(program, trials, data, on_trial)
         out = jax.tree.map(np.asarray, jax.block_until_ready(program(self._place_trials(trials), data)))
         if on_trial is not None:
             on_trial(n_trials_of(trials))
         return out
+
+    def _run_per_trial(self, program, trials: Trial, data: TrialData, on_trial) -> History:
+        """Runs the trials one by one, or ``concurrent_trials`` at a time, each from its own host thread
+        (trials are independent programs on the same device, so the runtime overlaps them)."""
+        # Slice the trials on the host: indexing a device array compiles a small program per array shape on
+        # first use, which would land inside the timed run.
+        host = jax.tree.map(np.asarray, trials)
+        n = n_trials_of(host)
+
+        def dispatch(t: int) -> History:
+            return program(self._place_trials(_take(host, t)), data)
+
+        outs: list = [None] * n
+        if self.concurrent_trials == 1:
+            # Dispatch every trial before waiting on any: the host never idles the device between trials.
+            outs = [dispatch(t) for t in range(n)]
+            for done, out in enumerate(outs, 1):
+                jax.block_until_ready(out)
+                if on_trial is not None:
+                    on_trial(done)
+        else:
+            pool = ThreadPoolExecutor(max_workers=min(self.concurrent_trials, n))
+            try:
+                futures = {pool.submit(lambda t: jax.block_until_ready(dispatch(t)), t): t for t in range(n)}
+                for done, future in enumerate(as_completed(futures), 1):
+                    outs[futures[future]] = future.result()
+                    if on_trial is not None:
+                        on_trial(done)
+            finally:
+                # On an error or an interruption (SIGTERM, Ctrl-C) the trials not yet started are dropped; the
+                # running ones cannot be stopped and are waited for.
+                pool.shutdown(wait=True, cancel_futures=True)
+        return jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *outs)
 
 
 def _memory_budget(device) -> float:
@@ -379,6 +424,7 @@ def run_trials(
     unroll: int | bool | None = None,
     steps_per_call: int | None = None,
     direct_forward: bool | None = None,
+    concurrent_trials: int | None = None,
     hyper: Hyperparameters | None = None,
     keep_state: bool = False,
     segments_per_song: int = 1,
@@ -402,6 +448,8 @@ def run_trials(
       steps_per_call: training steps per jitted call of ``"stepped"`` (default :data:`STEPS_PER_CALL`).
       direct_forward: the first conv's forward pass as shifted sums (default:
         :func:`default_direct_forward`; same numbers to float rounding).
+      concurrent_trials: trials a per-trial lowering runs at once (default: :func:`default_concurrent_trials`;
+        same numbers).
       hyper: per-trial :class:`~jaxsep.training.trainer.Hyperparameters`, each ``(trials,)``; default: the
         values of ``config`` for every trial (a sweep passes its grid here).
       keep_state: also return every trial's trained variables, ``history["final"]`` (for saved models).
@@ -421,7 +469,8 @@ def run_trials(
     steps_per_trial = config.epochs * math.ceil(splits["train"].shape[1] / config.batch_size)
     runner = TrialRunner(model_name, n_classes, config, strategy=strategy, devices=devices, unroll=unroll,
                          steps_per_call=steps_per_call, steps_per_trial=steps_per_trial, keep_state=keep_state,
-                         segments_per_song=segments_per_song, direct_forward=direct_forward)
+                         segments_per_song=segments_per_song, direct_forward=direct_forward,
+                         concurrent_trials=concurrent_trials)
     data = runner.place_data(trial_data(x, labels))
     hyper = Hyperparameters.from_config(config, n_trials) if hyper is None else hyper
     trials = stack_trials(seeds, splits, hyper)
@@ -448,4 +497,5 @@ def run_trials(
         strategy=runner.strategy,
         chunk=chunk,
         devices=[str(d) for d in runner.devices],
+        concurrent_trials=runner.concurrent_trials,
     )
