@@ -18,8 +18,14 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
+# A killed demo keeps its finished trials in runs/.demo.partial: continue it (--overwrite would start afresh;
+# the finished demo it is to replace goes). Otherwise run afresh, replacing the last finished demo.
 demo: $(STAMP)
-	$(VENV)/bin/jaxsep demo --out runs/demo --overwrite
+	@if [ -d runs/.demo.partial ]; then \
+	  rm -rf runs/demo; $(VENV)/bin/jaxsep demo --out runs/demo; \
+	else \
+	  $(VENV)/bin/jaxsep demo --out runs/demo --overwrite; \
+	fi
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 tests

@@ -74,10 +74,10 @@ def load_saved_model(run: str | os.PathLike, model: str | None = None) -> SavedM
     """The saved trials of ``model`` in a run folder (default: the run's best model by mean F1).
 
     Raises:
-      RunFolderError: not a finished run, no saved models, or none for ``model``.
+      RunFolderError: not a finished run, no saved models, none for ``model``, or a saved trial that cannot be
+        read.
       ConfigError: an unknown model name.
     """
-    from flax import serialization
 
     run = Path(run)
     results = load_results(run)
@@ -93,9 +93,29 @@ def load_saved_model(run: str | os.PathLike, model: str | None = None) -> SavedM
     spec = get_spec(model)
     train = {**results["config"]["train"], "filters": tuple(results["config"]["train"]["filters"])}
     network = build_network(spec.separable, len(results["data"]["classes"]), TrainConfig(**train))
-    trials = tuple(serialization.msgpack_restore(path.read_bytes())
-                   for path in sorted((saved / model).glob("trial-*.msgpack")))
+    trials = tuple(_read_trial(path) for path in sorted((saved / model).glob("trial-*.msgpack")))
     return SavedModel(model, spec, tuple(results["data"]["classes"]), network, trials, results["data"]["meta"])
+
+
+def _read_trial(path: Path) -> dict:
+    """One saved trial's ``{"params", "batch_stats", "mean", "std"}``.
+
+    Raises:
+      RunFolderError: the file is not a saved trial (truncated, corrupt, or something else).
+    """
+    import msgpack
+    from flax import serialization
+
+    try:
+        trial = serialization.msgpack_restore(path.read_bytes())
+    except (ValueError, TypeError, msgpack.UnpackException) as error:
+        raise RunFolderError(f"{path}: not a readable saved trial ({type(error).__name__}: {error}); train again "
+                             "with --save-models") from None
+    keys = trial if isinstance(trial, dict) else {}
+    missing = [key for key in ("params", "batch_stats", "mean", "std") if key not in keys]
+    if missing:
+        raise RunFolderError(f"{path}: not a saved trial (it lacks {missing}); train again with --save-models")
+    return trial
 
 
 def songs_of(inputs: Sequence[str | os.PathLike]) -> tuple[list[Song], list[Problem]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import typer
@@ -142,10 +144,11 @@ def test_songs_on_threads_write_the_same_file_and_problems(tmp_path):
                   options=FeatureOptions(start=0.0, strict=True), workers=3)
 
 
-def _given_song(folder, *, residual=0.0, short_stem=None):
+def _given_song(folder, *, residual=0.0, short_stem=None, mix_channels=2):
     stems = {stem: tone(SECONDS, channels=2, seed=i, freq=100.0 * (i + 1)) for i, stem in enumerate(STEMS)}
     stems["vocals"][:] = 0.0  # an instrumental: silent true vocals are fine
     mix = sum(stems.values()) + residual * tone(SECONDS, channels=2, seed=9)
+    mix = np.concatenate([mix, np.repeat(mix[:1], mix_channels - 2, axis=0)])
     write(folder / "mixture.wav", mix)
     for stem, audio in stems.items():
         write(folder / f"{stem}.wav", audio[:, :100_000] if stem == short_stem else audio)
@@ -157,12 +160,14 @@ def test_given_stems_are_checked_and_used(tmp_path):
     _given_song(tmp_path / "data" / "x" / "good2")
     _given_song(tmp_path / "data" / "x" / "offsum", residual=1.0)
     _given_song(tmp_path / "data" / "x" / "short", short_stem="drums")
+    _given_song(tmp_path / "data" / "x" / "surround", mix_channels=3)  # stereo stems of a 3-channel mix
     songs, _ = discover(tmp_path / "data")
     run = featurize(songs, out=tmp_path / "f.npz", separator=GIVEN, cache=Cache(tmp_path / "c"),
                     options=FeatureOptions(start=0.0, dtype="float32"))
     assert run.song_ids == ["x/good1", "x/good2"]
-    reasons = sorted(p.problem for p in run.problems)
-    assert reasons[0].startswith("drums stem has 100000 samples") and "do not add up" in reasons[1]
+    reasons = {p.file.split("/")[-2]: p.problem for p in run.problems}
+    assert reasons["short"].startswith("drums stem has 100000 samples") and "do not add up" in reasons["offsum"]
+    assert reasons["surround"] == "bass stem has 2 channels but the mix has 3 (a stem needs as many, or one)"
     maps = load_features(run.path).mels[0]
     window = slice(0, SEGMENT_SAMPLES)
     np.testing.assert_allclose(maps[..., 0], log_mel(mix.mean(axis=0)[window]), atol=2e-3)
@@ -181,6 +186,29 @@ def test_separate_to_folder_writes_a_given_data_set(tmp_path):
     again = FixedGainSeparator(sample_rate=44_100, channels=2)
     separate_to_folder(songs, out=tmp_path / "out", separator=again, cache=Cache(tmp_path / "c"), start=0.0)
     assert again.calls == 0  # finished songs are not redone
+    listed, _ = discover(tmp_path / "out" / "manifest.csv")
+    assert [(s.path, s.label, s.stems) for s in listed] == [(s.path, s.label, s.stems) for s in written]
+
+
+def test_separated_labels_that_are_no_folder_names_keep_their_manifest_label(tmp_path):
+    """GiantSteps+ labels hold slashes ('Indie Dance / Nu Disco'): the class folder gets a safe name, the
+    manifest keeps the label, and a label that would climb out of OUT ('..') stays inside."""
+    data = _data(tmp_path / "data")
+    songs, _ = discover(data)
+    relabelled = [dataclasses.replace(s, label=label)
+                  for s, label in zip(songs, ["Indie Dance / Nu Disco", "Indie Dance / Nu Disco", "..", ".."])]
+    out = tmp_path / "out"
+    separate_to_folder(relabelled, out=out, separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"), start=0.0)
+    assert sorted(p.name for p in out.iterdir()) == ["Indie Dance - Nu Disco", "_..", "manifest.csv"]
+    by_folder, _ = discover(out)
+    assert [s.label for s in by_folder] == ["Indie Dance - Nu Disco"] * 2 + ["_.."] * 2
+    by_manifest, _ = discover(out / "manifest.csv")
+    assert sorted(s.label for s in by_manifest) == [".."] * 2 + ["Indie Dance / Nu Disco"] * 2
+    clash = [dataclasses.replace(s, label=label) for s, label in zip(songs, ["a/b", "a/b", "a-b", "a-b"])]
+    with pytest.raises(DatasetError, match=r"labels \['a-b', 'a/b'\] would share the class folder 'a-b'"):
+        separate_to_folder(clash, out=tmp_path / "clash", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"),
+                           start=0.0)
+    assert not (tmp_path / "clash").exists()  # refused before any song is separated
 
 
 def test_with_the_dsp_separator(tmp_path):

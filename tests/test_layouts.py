@@ -83,6 +83,25 @@ def test_manifest(tmp_path):
         (f"{manifest}:8", "no such stem file(s)")]
 
 
+def test_manifest_rows_with_an_unknown_home_or_no_finite_start(tmp_path):
+    for name in ("a.wav", "b.wav", "c.wav"):
+        _wav(tmp_path / name)
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("path,label,start,bass\n"
+                        "a.wav,house,,\n"
+                        "b.wav,house,,\n"
+                        "~no-such-user-of-jaxsep/c.wav,house,,\n"
+                        "c.wav,house,,~no-such-user-of-jaxsep/bass.wav\n"
+                        "c.wav,house,nan,\n"
+                        "c.wav,house,inf,\n")
+    songs, problems = discover(manifest)
+    assert [s.song_id for s in songs] == ["a", "b"]
+    assert [p.file for p in problems] == [f"{manifest}:{line}" for line in (4, 5, 6, 7)]
+    assert [p.problem.split(":")[0] for p in problems] == [
+        "cannot expand '~no-such-user-of-jaxsep/c.wav'", "cannot expand '~no-such-user-of-jaxsep/bass.wav'",
+        "start 'nan' is not a finite number of seconds", "start 'inf' is not a finite number of seconds"]
+
+
 @pytest.mark.parametrize("header, problem", [("file,genre\n", "lacks column"), ("path,label,tempo\n", "unknown")])
 def test_manifest_header_errors(tmp_path, header, problem):
     manifest = tmp_path / "m.csv"

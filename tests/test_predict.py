@@ -1,13 +1,16 @@
 """Saved models classify new songs: save → predict round trip on generated songs, a broken file among them."""
 
 import json
+import shutil
 
 import jax
 import numpy as np
 import pytest
+from flax import serialization
 from typer.testing import CliRunner
 
 from jaxsep.cli import app
+from jaxsep.errors import RunFolderError
 from jaxsep.features.file import load_features
 from jaxsep.predict import load_saved_model, predict
 from jaxsep.synth import generate_dataset
@@ -90,3 +93,20 @@ def test_predict_fails_clearly(trained, tmp_path):
     assert wrong.exit_code == 1 and "no saved models of 'stems3_dw'" in wrong.output
     with pytest.raises(Exception, match="no saved models of 'full'"):
         predict(run, [broken], model="full")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-a-trial"])
+def test_a_damaged_saved_trial_is_named(trained, tmp_path, damage):
+    _, _, run = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    trial = copy / "models" / "stems3" / "trial-001.msgpack"
+    if damage == "truncated":
+        trial.write_bytes(trial.read_bytes()[:100])
+    else:
+        trial.write_bytes(serialization.msgpack_serialize({"weights": np.zeros(3)}))
+    expected = "not a readable saved trial" if damage == "truncated" else r"not a saved trial \(it lacks \['params'"
+    with pytest.raises(RunFolderError, match=f"trial-001.msgpack: {expected}"):
+        load_saved_model(copy, "stems3")
+    said = runner.invoke(app, ["predict", str(copy), str(tmp_path / "none.wav"), "--model", "stems3"])
+    assert said.exit_code == 1 and "trial-001.msgpack" in said.output

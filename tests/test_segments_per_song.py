@@ -9,7 +9,7 @@ from jaxsep.audio.segments import pick_starts, song_starts
 from jaxsep.audio.songs import Song
 from jaxsep.cache import Cache
 from jaxsep.config import RunConfig, TrainConfig
-from jaxsep.constants import SEGMENT_SECONDS
+from jaxsep.constants import SEGMENT_SAMPLES, SEGMENT_SECONDS
 from jaxsep.errors import AudioError
 from jaxsep.features.toy import toy_features
 from jaxsep.training.engine import run_trials
@@ -50,6 +50,19 @@ def test_song_starts_follow_a_given_start_or_the_drop(tmp_path):
                                           abs=0.2 * SEGMENT_SECONDS)
     with pytest.raises(AudioError, match="too short for 5 segments"):
         song_starts(Song("s", path, "x"), cache=cache, start=None, pad=False, count=5)
+
+
+def test_a_header_that_overstates_the_length_names_the_file(tmp_path, monkeypatch):
+    """A truncated mp3's header can promise minutes that do not decode: the song is refused by name, not with
+    an error from deep inside the drop search."""
+    from jaxsep.audio import segments
+    from jaxsep.audio.files import AudioInfo
+
+    path = write(tmp_path / "cut.wav", np.zeros((1, SEGMENT_SAMPLES // 2), np.float32) + 0.1)
+    monkeypatch.setattr(segments, "audio_info", lambda _: AudioInfo(sample_rate=22_050, channels=1,
+                                                                    frames=3 * SEGMENT_SAMPLES))
+    with pytest.raises(AudioError, match=r"cut.wav.*too short for 2 segments .*decodes to 5.32 s .*says 31.90 s"):
+        song_starts(Song("s", path, "x"), cache=Cache(tmp_path / "cache"), start=None, pad=False, count=2)
 
 
 def test_trials_split_songs_and_never_leak_segments():

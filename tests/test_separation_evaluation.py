@@ -141,6 +141,14 @@ def test_evaluate_separation_window_and_mixture_file(tmp_path):
     np.testing.assert_allclose(separator.calls[0][0], mixture[:, RATE // 2: 3 * RATE // 2], atol=1e-7)
 
 
+def test_evaluate_separation_names_a_stem_with_too_few_channels(tmp_path):
+    _write(tmp_path, "mixture.wav", _tone(300, channels=3))
+    _write(tmp_path, "drums.wav", _tone(300, channels=2))
+    with pytest.raises(AudioError, match=r"drums.wav: cannot make 3 channels out of 2 \(the first file, "
+                                         r"mixture.wav, has 3\)"):
+        evaluate_separation(tmp_path, ScriptedSeparator({}, {}))
+
+
 def test_evaluate_separation_refuses_misaligned_stems(tmp_path):
     _write(tmp_path, "drums.wav", _tone(300, seconds=2.0))
     _write(tmp_path, "other.wav", _tone(1000, seconds=1.0))

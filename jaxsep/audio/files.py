@@ -151,6 +151,9 @@ def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:
 
     One channel is the mean of all; more channels than there are copy a mono signal; fewer keep the first
     ``channels`` (front left/right first in every common layout, as demucs does).
+
+    Raises:
+      ValueError: ``audio`` has more than one channel but fewer than ``channels``.
     """
     have = audio.shape[0]
     if have == channels:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -266,7 +267,11 @@ def _song_folder(folder: Path, song_id: str, label: str) -> tuple[Song | None, P
 def _manifest_song(row: dict[str, str], base: Path, where: str) -> tuple[Song | None, Problem | None]:
     if not row.get("path") or not row.get("label"):
         return None, Problem(where, "empty path or label")
-    path = _resolve(base, row["path"])
+    try:
+        path = _resolve(base, row["path"])
+        stems = {stem: _resolve(base, row[stem]) for stem in STEMS if row.get(stem)}
+    except ValueError as error:
+        return None, Problem(where, str(error))
     if not path.is_file():
         return None, Problem(where, f"no such file: {path}")
     start = None
@@ -275,9 +280,10 @@ def _manifest_song(row: dict[str, str], base: Path, where: str) -> tuple[Song | 
             start = float(row["start"])
         except ValueError:
             return None, Problem(where, f"start {row['start']!r} is not a number of seconds")
+        if not math.isfinite(start):
+            return None, Problem(where, f"start {row['start']!r} is not a finite number of seconds")
         if start < 0:
             return None, Problem(where, f"negative start {start}")
-    stems = {stem: _resolve(base, row[stem]) for stem in STEMS if row.get(stem)}
     missing = [str(p) for p in stems.values() if not p.is_file()]
     if missing:
         return None, Problem(where, f"no such stem file(s): {', '.join(missing)}")
@@ -286,7 +292,15 @@ def _manifest_song(row: dict[str, str], base: Path, where: str) -> tuple[Song | 
 
 
 def _resolve(base: Path, name: str) -> Path:
-    path = Path(name).expanduser()
+    """``name`` with ``~`` expanded, relative to ``base`` unless absolute.
+
+    Raises:
+      ValueError: ``name`` starts with ``~user`` of a user this machine does not know.
+    """
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError as error:
+        raise ValueError(f"cannot expand {name!r}: {error}") from None
     return path if path.is_absolute() else base / path
 
 

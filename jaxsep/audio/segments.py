@@ -203,6 +203,9 @@ def song_starts(song: Song, *, cache: Cache, start: float | None, pad: bool, cou
     if cached is not None:
         return [float(s) for s in cached["starts"]]
     audio, _ = load_audio(song.path, sample_rate=SAMPLE_RATE, mono=True)
+    if audio.shape[1] < count * SEGMENT_SAMPLES:  # the header overstated the length (a truncated file)
+        raise AudioError(song.path, f"too short for {count} segments of {SEGMENT_SECONDS:.2f} s: decodes to "
+                                    f"{audio.shape[1] / SAMPLE_RATE:.2f} s (its header says {info.duration:.2f} s)")
     scores = drop_scores(audio[0])
     picked = pick_starts(scores, count, SEGMENT_SAMPLES // HOP_LENGTH)
     if len(picked) < count:
@@ -235,7 +238,10 @@ def load_segment(
         path, sample_rate=sample_rate, mono=channels == 1, offset=start, duration=SEGMENT_SECONDS,
         allow_silent=allow_silent,
     )
-    audio = match_channels(audio, channels)
+    try:
+        audio = match_channels(audio, channels)
+    except ValueError as error:
+        raise AudioError(path, str(error)) from None
     short = length - audio.shape[1]
     if short > _SLACK_SECONDS * sample_rate and not pad:
         raise AudioError(path, f"segment from {start:.2f} s ends {short / sample_rate:.2f} s early (use --pad)")

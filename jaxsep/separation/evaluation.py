@@ -167,7 +167,10 @@ def evaluate_separation(
 
     def read(path: Path) -> np.ndarray:
         audio, _ = load_audio(path, sample_rate=rate, allow_silent=True, **window)
-        return match_channels(audio, channels) if audio.shape[0] != channels else audio
+        try:
+            return match_channels(audio, channels)
+        except ValueError as error:
+            raise AudioError(path, f"{error} (the first file, {first.name}, has {channels})") from None
 
     truths = {target: [read(path) for path in paths] for target, paths in files.targets.items()}
     everything = [audio for parts in truths.values() for audio in parts]

@@ -56,6 +56,9 @@ def given_stems(song: Song, *, start: float, pad: bool, tolerance_db: float) -> 
     mix_info = audio_info(song.path)
     for name in STEMS:
         info = audio_info(song.stems[name])
+        if 1 < info.channels < mix_info.channels:
+            raise AudioError(song.stems[name], f"{name} stem has {info.channels} channels but the mix has "
+                                               f"{mix_info.channels} (a stem needs as many, or one)")
         if (info.frames, info.sample_rate) != (mix_info.frames, mix_info.sample_rate):
             raise AudioError(
                 song.stems[name],

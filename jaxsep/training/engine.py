@@ -337,7 +337,6 @@ class TrialRunner:
         def dispatch(t: int) -> History:
             return program(self._place_trials(_take(host, t)), data)
 
-        outs: list = [None] * n
         if self.concurrent_trials == 1:
             # Dispatch every trial before waiting on any: the host never idles the device between trials.
             outs = [dispatch(t) for t in range(n)]
@@ -346,6 +345,7 @@ class TrialRunner:
                 if on_trial is not None:
                     on_trial(done)
         else:
+            outs = [None] * n
             pool = ThreadPoolExecutor(max_workers=min(self.concurrent_trials, n))
             try:
                 futures = {pool.submit(lambda t: jax.block_until_ready(dispatch(t)), t): t for t in range(n)}
