@@ -7,6 +7,7 @@ defaults for those are chosen for 66 songs (see README, "Models").
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from .errors import ConfigError
@@ -74,14 +75,14 @@ class TrainConfig:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 < self.learning_rate < math.inf:
+            raise ConfigError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
         if len(self.filters) != 2 or min(self.filters) < 1:
             raise ConfigError(f"filters must be two positive counts, got {self.filters}")
         if self.kernel_size < 1:
             raise ConfigError(f"kernel_size must be >= 1, got {self.kernel_size}")
-        if self.l1 < 0 or self.l2 < 0:
-            raise ConfigError(f"l1 and l2 must be >= 0, got {self.l1}, {self.l2}")
+        if not (0 <= self.l1 < math.inf and 0 <= self.l2 < math.inf):
+            raise ConfigError(f"l1 and l2 must be finite numbers >= 0, got {self.l1}, {self.l2}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 < self.test_fraction < 1:

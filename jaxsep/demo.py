@@ -21,13 +21,13 @@ from .constants import SEGMENT_SECONDS
 from .errors import ConfigError
 from .features.extract import FeatureOptions, featurize
 from .features.file import FeatureSet, load_features
-from .results.run_folder import check_out_dir, staged_folder, write_run_files
+from .results.run_folder import COMPARISON, PAIRS, check_out_dir, staged_folder, write_run_files
 from .results.separators import separator_comparison
 from .results.tables import table_rows
 from .runs import run_into_folder
 from .separation import default_separator_name
 from .separation.stems import GIVEN, open_separator
-from .training.experiment import run_experiment
+from .training.experiment import run_experiment, trial_plan
 
 #: Trials `jaxsep demo` runs by default: past ~20 the corrected standard error hardly shrinks (it tends to
 #: s·sqrt(n_test/n_train)); `make demo` then fits its time budget (measured: README). The paper ran 50.
@@ -168,7 +168,7 @@ def run_demo(
             results["demo"] = origin | {"separator": name}
             runs[name] = results
             write_run_files(staging / name, results, features)
-        (staging / "comparison.md").write_text(
+        (staging / COMPARISON).write_text(
             "Separators compared (`given` = the true stems); each separator's folder holds its Table 1.\n\n"
             + separator_comparison(runs))
     return runs
@@ -186,11 +186,17 @@ def run_pairs(
     """The paper's introductory experiment: one binary task per class pair, same trial protocol.
 
     Writes ``out/<a>-vs-<b>/`` run folders and ``out/pairs.md``; returns ``{"a-vs-b": results}``.
+
+    Raises:
+      ConfigError, FeatureFileError, RunFolderError: a bad pair, class or output folder, before any pair trains.
     """
     for pair in pairs:
         if len(pair) != 2 or pair[0] == pair[1]:
             raise ConfigError(f"a pair names two different classes, got {list(pair)}")
     config = dataclasses.replace(config, baseline=config.models[0])
+    check_out_dir(out, overwrite=overwrite)
+    for a, b in pairs:  # every pair checked (classes, splits) before the first trains: an error loses no work
+        trial_plan(features.subset_classes((a, b)), config)
     runs = {}
     with staged_folder(out, overwrite=overwrite) as staging:
         for a, b in pairs:
@@ -198,7 +204,7 @@ def run_pairs(
             results = run_experiment(features.subset_classes((a, b)), config, progress=train_progress)
             runs[name] = results
             write_run_files(staging / name, results)
-        (staging / "pairs.md").write_text(pairs_markdown(runs))
+        (staging / PAIRS).write_text(pairs_markdown(runs))
     return runs
 
 

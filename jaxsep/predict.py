@@ -24,8 +24,8 @@ from .config import TrainConfig
 from .constants import MAPS
 from .errors import ConfigError, RunFolderError
 from .features.extract import FeatureOptions, song_segment_maps, song_workers
-from .nn.models import GenreCNN, ModelSpec, build_network, get_spec
-from .results.run_folder import load_results
+from .nn.models import GenreCNN, ModelSpec, build_network, get_spec, init_variables
+from .results.run_folder import RESULTS, load_results
 from .results.tables import metric_values
 from .runs import MODELS
 from .separation.stems import GIVEN, open_separator
@@ -91,9 +91,16 @@ def load_saved_model(run: str | os.PathLike, model: str | None = None) -> SavedM
         get_spec(model)
         raise RunFolderError(f"{run}: no saved models of {model!r}; saved: {names}")
     spec = get_spec(model)
-    train = {**results["config"]["train"], "filters": tuple(results["config"]["train"]["filters"])}
-    network = build_network(spec.separable, len(results["data"]["classes"]), TrainConfig(**train))
-    trials = tuple(_read_trial(path) for path in sorted((saved / model).glob("trial-*.msgpack")))
+    try:
+        train = {**results["config"]["train"], "filters": tuple(results["config"]["train"]["filters"])}
+        network = build_network(spec.separable, len(results["data"]["classes"]), TrainConfig(**train))
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunFolderError(f"{run / RESULTS}: its 'config.train' does not describe a network "
+                             f"({type(error).__name__}: {error})") from None
+    paths = sorted((saved / model).glob("trial-*.msgpack"))
+    trials = tuple(_read_trial(path) for path in paths)
+    if "shape" in results["data"]:
+        _check_weights(trials, paths, network, (*results["data"]["shape"], len(spec.maps)))
     return SavedModel(model, spec, tuple(results["data"]["classes"]), network, trials, results["data"]["meta"])
 
 
@@ -116,6 +123,25 @@ def _read_trial(path: Path) -> dict:
     if missing:
         raise RunFolderError(f"{path}: not a saved trial (it lacks {missing}); train again with --save-models")
     return trial
+
+
+def _check_weights(trials: Sequence[dict], paths: Sequence[Path], network: GenreCNN,
+                   input_shape: tuple[int, int, int]) -> None:
+    """Checks that every trial's weights (read from ``paths``) have the shapes of ``network`` on inputs of
+    ``input_shape``.
+
+    Raises:
+      RunFolderError: naming the first trial that does not fit.
+    """
+    import jax
+
+    expected = jax.eval_shape(lambda: init_variables(network, jax.random.key(0), input_shape))
+    want = jax.tree.map(lambda leaf: tuple(leaf.shape), expected)
+    for path, trial in zip(paths, trials):
+        have = jax.tree.map(np.shape, {key: trial[key] for key in want})
+        if have != want:
+            raise RunFolderError(f"{path}: does not fit the network its results.json describes (classes, filters, "
+                                 "input size): saved by another run?")
 
 
 def songs_of(inputs: Sequence[str | os.PathLike]) -> tuple[list[Song], list[Problem]]:

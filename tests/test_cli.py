@@ -84,6 +84,55 @@ def test_bad_feature_files(tmp_path):
     assert not out.exists()
 
 
+def test_what_would_fail_after_training_fails_before_it(features, tmp_path):
+    """The reference row's map, a class that cannot be split: checked before the first trial, so nothing is
+    written (no unfinished run to block the corrected command)."""
+    f = toy_features(songs_per_class=(5, 6), n_mels=8, frames=12)
+    keep = [f.maps.index(m) for m in ("novox", "bass", "drums", "other")]
+    no_mix = save_features(tmp_path / "nomix.npz", mels=f.mels[..., keep], maps=tuple(f.maps[i] for i in keep),
+                           labels=f.labels, classes=f.classes, song_ids=f.song_ids, meta=f.meta)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(no_mix), "--out", str(out), *TINY])
+    assert result.exit_code == 1 and "nomix.npz: missing map(s) ['mix']" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nomix.npz"]
+    fine = runner.invoke(app, ["run", str(no_mix), "--out", str(out), *TINY, "--no-reference"])
+    assert fine.exit_code == 0, fine.output
+    lonely = _features(tmp_path / "lonely.npz", songs_per_class=(5, 1))
+    said = runner.invoke(app, ["run", str(lonely), "--out", str(tmp_path / "x"), *TINY])
+    assert said.exit_code == 1 and "lonely.npz: class(es) ['class1'] have fewer than 2 songs" in said.output
+
+
+def test_overwrite_replaces_only_what_jaxsep_wrote(features, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a month of notes")
+    result = runner.invoke(app, ["run", str(features), "--out", str(mine), *TINY, "--overwrite"])
+    assert result.exit_code == 1 and "holds files but no jaxsep output" in result.output
+    assert (mine / "notes.txt").read_text() == "a month of notes"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "{features}", "--trials", "0"], "trials must be >= 1"),
+    (["sweep", "{features}", "--seed", "-1"], "seed must be >= 0"),
+    (["sweep", "{features}", "--out", "{tmp}"], "is a folder; --out names the JSON file"),
+    (["run", "{features}", "--out", "{tmp}/r", "--l1", "nan"], "l1 and l2 must be finite numbers >= 0"),
+    (["run", "{features}", "--out", "{tmp}/r", "--learning-rate", "inf"], "learning_rate must be a finite number"),
+    (["run", "{features}", "--out", "{tmp}/r", "--classes", "class0,class0"], "named more than once"),
+    (["run", "{features}", "--out", "{tmp}/r", "--num-processes", "2"], "missing ['--coordinator', '--process-id']"),
+    (["run", "{features}", "--out", "{tmp}/r", "--num-processes", "2", "--process-id", "5", "--coordinator",
+      "localhost:1"], "--process-id must be 0 to 1"),
+    (["run", "{features}", "--out", "{tmp}/r", "--num-processes", "2", "--process-id", "0", "--coordinator",
+      "localhost"], "--coordinator must be HOST:PORT"),
+    (["params", "--n-classes", "0"], "--n-classes must be >= 2"),
+    (["params", "--mels", "2"], "--mels and --frames must be >= 4"),
+    (["show", "{features}", "--songs", ","], "names no song"),
+])
+def test_more_bad_options_fail_in_one_line_before_any_work(features, tmp_path, args, message):
+    result = runner.invoke(app, [a.format(features=features, tmp=tmp_path) for a in args])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output and list(tmp_path.iterdir()) == []
+
+
 def test_interrupted_run_leaves_no_finished_looking_folder(features, tmp_path, monkeypatch):
     import jaxsep.results.run_folder as runfolder
 

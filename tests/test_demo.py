@@ -74,6 +74,21 @@ def test_pairs(tiny_set, tmp_path):
     assert not (tmp_path / "p2").exists()
 
 
+def test_pairs_checks_every_pair_before_the_first_trains(tmp_path, monkeypatch):
+    import jaxsep.demo
+    from jaxsep.config import RunConfig, TrainConfig
+    from jaxsep.errors import FeatureFileError
+    from jaxsep.features.toy import toy_features
+
+    trained = []
+    monkeypatch.setattr(jaxsep.demo, "run_experiment", lambda features, *a, **k: trained.append(features.classes))
+    features = toy_features(songs_per_class=(3, 3, 3), n_mels=8, frames=8)
+    config = RunConfig(models=("novox",), trials=2, train=TrainConfig(epochs=1, filters=(2, 2)))
+    with pytest.raises(FeatureFileError, match=r"unknown class\(es\) \['polka'\]"):
+        jaxsep.demo.run_pairs(features, [("class0", "class1"), ("class0", "polka")], config, tmp_path / "pairs")
+    assert trained == [] and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
 def test_make_demo_continues_a_killed_demo_and_otherwise_starts_afresh(tmp_path):
     """The Makefile's demo target, run with a stand-in `jaxsep` that records its arguments: `--overwrite` (start

@@ -128,6 +128,48 @@ def test_an_unknown_results_version_is_refused(tmp_path):
         load_results(folder)
 
 
+def _damaged(results: dict, damage: str):
+    damaged = json.loads(json.dumps(results))
+    if damage == "a list":
+        return []
+    if damage == "no split":
+        del damaged["split"]
+    elif damage == "empty training split":
+        damaged["split"]["train"] = 0
+    elif damage == "no models":
+        damaged["models"] = {}
+    elif damage == "trial without scores":
+        del damaged["models"]["stems3"]["trials"][1]["chosen"]
+    elif damage == "no trials count":
+        del damaged["config"]["trials"]
+    return damaged
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("a list", "not a JSON object"),
+    ("no split", "lacks the 'split' object"),
+    ("empty training split", "'split' lacks positive 'train' and 'test' song counts"),
+    ("no models", "holds no models"),
+    ("trial without scores", "trial 1 of 'stems3' lacks its 'chosen' or 'last' scores"),
+    ("no trials count", "'config.trials' is not a count"),
+])
+def test_a_damaged_results_file_is_named_before_anything_is_rewritten(results, tmp_path, damage, message):
+    folder = tmp_path / "run"
+    write_run(folder, results)
+    table = (folder / "table.md").read_text()
+    (folder / "results.json").write_text(json.dumps(_damaged(results, damage), allow_nan=True))
+    with pytest.raises(RunFolderError, match=f"results.json: {message}"):
+        rebuild_report(folder)
+    assert (folder / "table.md").read_text() == table
+
+
+def test_table_says_so_when_the_baseline_was_not_run(results):
+    without = {**results, "config": {**results["config"], "baseline": "nobody"}}
+    table = table_markdown(without, table_rows(without))
+    assert "No Δ, p or P: the baseline `nobody` is not among this run's models" in table
+    assert "against `nobody`" not in table
+
+
 def test_failed_trial_is_reported_and_left_out(results):
     broken = json.loads(json.dumps(results))
     trial = broken["models"]["stems3"]["trials"][2]

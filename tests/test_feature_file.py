@@ -51,6 +51,10 @@ def test_round_trip_float16(tmp_path):
         (dict(song_ids=np.array(["a"] * 6)), "not unique"),
         (dict(meta=np.array("{not json")), "not valid JSON"),
         (dict(meta=np.array(json.dumps({"n_mels": 8}))), "'meta' lacks"),
+        (dict(mels=np.zeros((6, 3, 6, 6), np.float32)), r"maps of 3 x 6 are too small: .* at least 4 x 4"),
+        (dict(meta=np.array(json.dumps({**toy_features(songs_per_class=(3, 3), n_mels=8, frames=6).meta,
+                                         "n_mels": "abc", "sample_rate": "22.05k"}))),
+         r"'meta' \['sample_rate', 'n_mels'\] must be positive integers, got \['22.05k', 'abc'\]"),
     ],
 )
 def test_bad_contents(tmp_path, changes, message):
@@ -58,6 +62,12 @@ def test_bad_contents(tmp_path, changes, message):
     with pytest.raises(FeatureFileError, match=message) as error:
         load_features(path)
     assert str(path) in str(error.value)
+
+
+def test_classes_named_twice_are_refused(tmp_path):
+    features = load_features(_write(tmp_path))
+    with pytest.raises(FeatureFileError, match=r"class\(es\) \['class0'\] named more than once"):
+        features.subset_classes(["class0", "class0"])
 
 
 def test_missing_required_map(tmp_path):

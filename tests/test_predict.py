@@ -95,18 +95,28 @@ def test_predict_fails_clearly(trained, tmp_path):
         predict(run, [broken], model="full")
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not-a-trial"])
-def test_a_damaged_saved_trial_is_named(trained, tmp_path, damage):
+@pytest.mark.parametrize("damage, where, expected", [
+    ("truncated", "trial-001.msgpack", "not a readable saved trial"),
+    ("not a trial", "trial-001.msgpack", r"not a saved trial \(it lacks \['params'"),
+    ("other filters", "trial-000.msgpack", "does not fit the network its results.json describes"),
+    ("unknown setting", "results.json", r"its 'config.train' does not describe a network \(TypeError"),
+])
+def test_a_damaged_saved_model_is_named(trained, tmp_path, damage, where, expected):
     _, _, run = trained
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     trial = copy / "models" / "stems3" / "trial-001.msgpack"
+    results = json.loads((copy / "results.json").read_text())
     if damage == "truncated":
         trial.write_bytes(trial.read_bytes()[:100])
-    else:
+    elif damage == "not a trial":
         trial.write_bytes(serialization.msgpack_serialize({"weights": np.zeros(3)}))
-    expected = "not a readable saved trial" if damage == "truncated" else r"not a saved trial \(it lacks \['params'"
-    with pytest.raises(RunFolderError, match=f"trial-001.msgpack: {expected}"):
+    elif damage == "other filters":
+        results["config"]["train"]["filters"] = [3, 2]
+    else:
+        results["config"]["train"]["momentum"] = 0.9
+    (copy / "results.json").write_text(json.dumps(results))
+    with pytest.raises(RunFolderError, match=f"{where}: {expected}"):
         load_saved_model(copy, "stems3")
     said = runner.invoke(app, ["predict", str(copy), str(tmp_path / "none.wav"), "--model", "stems3"])
-    assert said.exit_code == 1 and "trial-001.msgpack" in said.output
+    assert said.exit_code == 1 and where in said.output

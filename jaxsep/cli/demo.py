@@ -9,6 +9,7 @@ import typer
 
 from ..cache import Cache, default_cache_dir
 from ..demo import DEMO_DIFFICULTY, DEMO_SEGMENTS, DEMO_TRIALS, run_demo, run_pairs
+from ..results.run_folder import COMPARISON, PAIRS
 from .common import (
     RUN,
     TRAIN,
@@ -74,7 +75,7 @@ def demo(
         if compare_separators:
             out.print((out_dir / name / "table.md").read_text(), highlight=False, soft_wrap=True)
     if compare_separators:
-        out.print((out_dir / "comparison.md").read_text(), highlight=False, soft_wrap=True)
+        out.print((out_dir / COMPARISON).read_text(), highlight=False, soft_wrap=True)
         out.print(f"Folder: {out_dir} (one run folder per separator, comparison.md)", highlight=False)
     else:
         show_run(out_dir)
@@ -105,7 +106,7 @@ def pairs(
     chosen = [parse_names(p) for p in pair]
     with train_bars() as progress:
         run_pairs(loaded, chosen, config, out_dir, overwrite=overwrite, train_progress=progress)
-    out.print((out_dir / "pairs.md").read_text(), highlight=False, soft_wrap=True)
+    out.print((out_dir / PAIRS).read_text(), highlight=False, soft_wrap=True)
     out.print(f"Folder: {out_dir} (one run folder per pair, pairs.md)", highlight=False)
 
 

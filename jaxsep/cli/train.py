@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..config import TRIALS_PER_UNIT, TrainConfig
+from ..config import TRIALS_PER_UNIT, RunConfig, TrainConfig
+from ..errors import ConfigError
 from .common import (
     L1,
     L2,
@@ -98,6 +99,8 @@ def run(
     loaded = load_features(features, required_maps(config.models))  # required_maps checks model names
     if classes:
         loaded = loaded.subset_classes(parse_names(classes))
+    if config.baseline not in config.models:
+        say(f"note: the baseline {config.baseline!r} is not among --models: Table 1 will compare no model against it")
     console.print(f"training {', '.join(config.models)} over {config.trials} trials (each model compiles first)")
     with train_bars() as progress:
         run_into_folder(loaded, config, out_dir, overwrite=overwrite, save_models=save_models,
@@ -124,7 +127,14 @@ def params(
     kernel_size: KernelSize = TRAIN.kernel_size,
 ):
     """Print each model's parameter count, split by layer."""
+    from ..features.file import MIN_MAP_SIZE
     from ..nn.models import MODELS, parameter_table
+
+    if n_classes < 2:
+        raise ConfigError(f"--n-classes must be >= 2, got {n_classes}")
+    if min(mels, frames) < MIN_MAP_SIZE:
+        raise ConfigError(f"--mels and --frames must be >= {MIN_MAP_SIZE} (the models' two 2x2 pools), got "
+                          f"{mels} and {frames}")
 
     config = TrainConfig(filters=parse_filters(filters), kernel_size=kernel_size)
     for name in MODELS:
@@ -170,6 +180,11 @@ def sweep(
         TrainConfig(**point)
     for size in grid.batch_size:
         TrainConfig(batch_size=size)
+    RunConfig(models=(model,), trials=trials, seed=seed)  # trials and seed checked as a run checks them
+    for path in (out_file, out_file.with_suffix(".md")):
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder; --out names the JSON file to write (its .md table goes beside "
+                              "it)")
     loaded = load_features(features, get_spec(model).maps)
     if classes:
         loaded = loaded.subset_classes(parse_names(classes))
@@ -180,9 +195,9 @@ def sweep(
         result = run_sweep(loaded, model, grid, config, trials=trials, seed=seed, strategy=strategy,
                            progress=progress)
     table = sweep_markdown(result)
+    out.print(table, highlight=False, soft_wrap=True)
     write_text_atomic(out_file, json.dumps(result, indent=1))
     write_text_atomic(out_file.with_suffix(".md"), table)
-    out.print(table, highlight=False, soft_wrap=True)
     out.print(f"Wrote {out_file} and {out_file.with_suffix('.md')}", highlight=False)
 
 
@@ -201,7 +216,9 @@ def show(
 
     loaded = load_features(features, ("mix", *STACK_MAPS))
     chosen = None
-    if songs:
+    if songs is not None:
+        if not parse_names(songs):
+            raise ConfigError(f"--songs {songs!r} names no song")
         unknown = [s for s in parse_names(songs) if s not in loaded.song_ids]
         if unknown:
             raise FeatureFileError(features, f"no song(s) {unknown}; ids look like {list(loaded.song_ids[:3])}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ from ..constants import FEATURE_FORMAT_VERSION, MAPS
 from ..errors import FeatureFileError
 
 REQUIRED_META = ("sample_rate", "n_fft", "hop_length", "n_mels", "separator", "format_version")
+#: The ``meta`` entries that are counts (checked to be positive integers).
+_COUNT_META = ("sample_rate", "n_fft", "hop_length", "n_mels")
+#: The smallest maps the models take: two 2x2 max-pools leave at least one cell.
+MIN_MAP_SIZE = 4
 _KEYS = ("mels", "maps", "labels", "classes", "song_ids", "meta")
 #: The optional key of files with several segments per song.
 SEGMENT_SONG = "segment_song"
@@ -116,8 +121,15 @@ class FeatureSet:
         return self.mels[..., index]
 
     def subset_classes(self, names: Iterable[str]) -> "FeatureSet":
-        """The songs of the named classes only, relabelled ``0..len(names)-1`` in the given order."""
+        """The songs of the named classes only, relabelled ``0..len(names)-1`` in the given order.
+
+        Raises:
+          FeatureFileError: a class the file does not have, or one named twice.
+        """
         names = tuple(names)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise FeatureFileError(self.path or "<features>", f"class(es) {twice} named more than once")
         unknown = [n for n in names if n not in self.classes]
         if unknown:
             raise FeatureFileError(self.path or "<features>", f"unknown class(es) {unknown}; file has {list(self.classes)}")
@@ -144,6 +156,13 @@ class FeatureSet:
         return np.bincount(self.song_labels, minlength=self.n_classes)
 
 
+def _is_count(value) -> bool:
+    """A positive integer, as an int, an integer-valued float or a numpy integer (not a bool or a string)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return math.isfinite(value) and value == int(value) and value > 0
+
+
 def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -> FeatureSet:
     """Checks shapes, dtypes, values and names; returns ``features`` unchanged or raises.
 
@@ -163,6 +182,9 @@ def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -
     n_songs, n_mels, n_frames, n_maps = mels.shape
     if n_songs == 0 or n_mels == 0 or n_frames == 0:
         fail(f"'mels' is empty: shape {mels.shape}")
+    if min(n_mels, n_frames) < MIN_MAP_SIZE:
+        fail(f"maps of {n_mels} x {n_frames} are too small: the models' two 2x2 pools need at least "
+             f"{MIN_MAP_SIZE} x {MIN_MAP_SIZE}")
     if len(features.maps) != n_maps:
         fail(f"'maps' names {len(features.maps)} maps but 'mels' has {n_maps} channels")
     unknown = [m for m in features.maps if m not in MAPS]
@@ -190,6 +212,9 @@ def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -
     missing_meta = [k for k in REQUIRED_META if k not in features.meta]
     if missing_meta:
         fail(f"'meta' lacks {missing_meta}")
+    not_counts = [k for k in _COUNT_META if not _is_count(features.meta[k])]
+    if not_counts:
+        fail(f"'meta' {not_counts} must be positive integers, got {[features.meta[k] for k in not_counts]}")
     if int(features.meta["n_mels"]) != n_mels:
         fail(f"'meta' says n_mels={features.meta['n_mels']} but 'mels' has {n_mels}")
     if features.segment_song is not None:

@@ -33,6 +33,8 @@ from .html import report_html
 from .tables import table_csv, table_markdown, table_rows
 
 RESULTS = "results.json"
+#: The summaries of a folder of runs: one run per separator (``demo --compare-separators``), per class pair.
+COMPARISON, PAIRS = "comparison.md", "pairs.md"
 REPORT = "report.html"
 STACKS = "feature_stacks.png"
 #: The figures of a run folder: file name → plotting function.
@@ -41,7 +43,9 @@ FIGURES = {"f1_distributions.png": plot_f1_distributions, "learning_curves.png":
 
 
 def check_out_dir(out: Path, *, overwrite: bool) -> None:
-    """Refuses an output folder that is a file, or that is not empty, unless ``overwrite``.
+    """Refuses an output folder that is a file, or that is not empty unless ``overwrite`` — and even then one
+    that jaxsep did not write (no ``results.json``, ``comparison.md`` or ``pairs.md``): ``--overwrite`` replaces an
+    earlier output, never a folder of other files.
 
     Raises:
       RunFolderError: naming the folder and what it holds.
@@ -49,8 +53,14 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: exists and is not a folder")
-    if overwrite or not out.exists() or not any(out.iterdir()):
+    if not out.exists() or not any(out.iterdir()):
         return
+    ours = any((out / name).is_file() for name in (RESULTS, COMPARISON, PAIRS))
+    if overwrite and ours:
+        return
+    if overwrite:
+        raise RunFolderError(f"{out}: holds files but no jaxsep output ({RESULTS}, {COMPARISON} or {PAIRS}); "
+                             "--overwrite only replaces a folder jaxsep wrote: choose another folder")
     what = "a finished run" if (out / RESULTS).exists() else "files"
     raise RunFolderError(f"{out}: already holds {what}; pass --overwrite to replace it")
 
@@ -149,7 +159,43 @@ def load_results(run: Path) -> dict:
         results = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RunFolderError(f"{path}: not valid JSON ({error})") from error
-    return upgrade_results(results, where=path)
+    if not isinstance(results, dict):
+        raise RunFolderError(f"{path}: not a JSON object (damaged, or not written by jaxsep)")
+    try:
+        results = upgrade_results(results, where=path)
+    except (KeyError, TypeError, IndexError, AttributeError, StopIteration, ValueError) as error:
+        raise RunFolderError(f"{path}: cannot read this earlier layout ({type(error).__name__}: {error}; damaged?)") \
+            from None
+    _check_layout(results, path)
+    return results
+
+
+def _check_layout(results: dict, path: Path) -> None:
+    """Checks that ``results`` holds what the tables, figures and ``predict`` read.
+
+    Raises:
+      RunFolderError: naming the first entry missing or of the wrong kind.
+    """
+    def need(ok, what: str) -> None:
+        if not ok:
+            raise RunFolderError(f"{path}: {what} (damaged, or not written by jaxsep)")
+
+    for key in ("config", "data", "split", "models"):
+        need(isinstance(results.get(key), dict), f"lacks the {key!r} object")
+    config, data, split = results["config"], results["data"], results["split"]
+    need(isinstance(data.get("classes"), list) and data["classes"], "'data.classes' is not a list of classes")
+    need(isinstance(config.get("trials"), int) and config["trials"] >= 1, "'config.trials' is not a count")
+    need(isinstance(config.get("train"), dict), "lacks the 'config.train' object")
+    need(all(isinstance(split.get(k), int) and split[k] > 0 for k in ("train", "test")),
+         "'split' lacks positive 'train' and 'test' song counts")
+    need(len(results["models"]) > 0, "holds no models")
+    for name, entry in results["models"].items():
+        need(isinstance(entry, dict) and isinstance(entry.get("trials"), list), f"model {name!r} lacks its trials")
+        for record in entry["trials"]:
+            need(isinstance(record, dict) and "trial" in record and "failed" in record,
+                 f"a trial of {name!r} lacks 'trial' or 'failed'")
+            need(record["failed"] or all(isinstance(record.get(k), dict) for k in ("chosen", "last")),
+                 f"trial {record['trial']} of {name!r} lacks its 'chosen' or 'last' scores")
 
 
 def upgrade_results(results: dict, *, where: str | Path = "<results>") -> dict:
@@ -166,7 +212,7 @@ def upgrade_results(results: dict, *, where: str | Path = "<results>") -> dict:
     if version == RESULTS_FORMAT_VERSION:
         return results
     if version != 1:
-        raise RunFolderError(f"{where}: results format_version {version}; this jaxsep reads versions 1 to "
+        raise RunFolderError(f"{where}: results format_version {version!r}; this jaxsep reads versions 1 to "
                              f"{RESULTS_FORMAT_VERSION} (a newer jaxsep wrote it?)")
     upgraded = copy.deepcopy(results)
     n_classes = len(upgraded["data"]["classes"])

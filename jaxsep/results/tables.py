@@ -136,11 +136,16 @@ def table_markdown(results: dict, rows: list[dict]) -> str:
     held_out = f", {split['validation']} validation" if split.get("validation") else ""
     precision = results["config"].get("train", {}).get("precision", TrainConfig.precision)
     arithmetic = "" if precision == TrainConfig.precision else f" Arithmetic: `{precision}`."
+    if baseline in results["models"]:
+        compared = (f"Δ, p and P are F1 against `{baseline}`, paired by trial and corrected for the overlap of the "
+                    "trials' training sets (Nadeau & Bengio 2003: variance × (1/J + n_test/n_train)); Holm adjusts p "
+                    "over the models compared.")
+    else:
+        compared = (f"No Δ, p or P: the baseline `{baseline}` is not among this run's models (add it to `--models` "
+                    "to compare against it).")
     lines = [
         f"Test metrics over {trials} trials (random {split['train']}/{split['test']} train/test splits of the same "
-        f"songs{held_out}); epoch chosen by {rule}. Δ, p and P are F1 against `{baseline}`, paired by trial "
-        "and corrected for the overlap of the trials' training sets (Nadeau & Bengio 2003: variance × (1/J + "
-        f"n_test/n_train)); Holm adjusts p over the models compared.{arithmetic}",
+        f"songs{held_out}); epoch chosen by {rule}. {compared}{arithmetic}",
         "",
         "| model | accuracy mean ± sd (IQM) | F1 mean ± sd (IQM) | ΔF1 [95% CI] | p | p Holm "
         "| P(F1 worse / ≈ / better) | wins | diverged / failed | paper acc / F1 |",

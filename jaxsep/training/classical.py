@@ -20,6 +20,8 @@ from .outcomes import class_f1, macro_f1
 #: The reference row's name in results.json and the tables.
 NAME = "logreg"
 DESCRIPTION = "logistic regression on mix summary features (reference)"
+#: The one map the reference reads.
+MAP = "mix"
 #: Inverse L2 strengths tried by the inner cross-validation.
 C_GRID = tuple(np.logspace(-3, 2, 6))
 
@@ -59,7 +61,7 @@ def run_reference(features: FeatureSet, plan) -> dict:
       selection: there are no epochs).
     """
     meta = features.meta
-    x = summary_matrix(features.select_maps(("mix",))[..., 0], sample_rate=int(meta["sample_rate"]),
+    x = summary_matrix(features.select_maps((MAP,))[..., 0], sample_rate=int(meta["sample_rate"]),
                        hop_length=int(meta["hop_length"]))
     song_labels = features.song_labels
     records = []

@@ -14,6 +14,8 @@ import os
 import jax
 import numpy as np
 
+from ..errors import ConfigError
+
 #: Environment variables of launchers JAX can configure itself from (SLURM, Open MPI, Cloud TPU).
 _LAUNCHERS = {"SLURM_NTASKS": "SLURM", "OMPI_COMM_WORLD_SIZE": "Open MPI", "TPU_WORKER_HOSTNAMES": "Cloud TPU"}
 
@@ -25,9 +27,13 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     With ``coordinator`` (``HOST:PORT``), ``num_processes`` and ``process_id`` given, as they say; with none given,
     JAX's own detection when a launcher that runs several tasks is present (SLURM, Open MPI, Cloud TPU), else
     a single process.
+
+    Raises:
+      ConfigError: some of the three given but not all, or values that cannot name one of the processes.
     """
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if coordinator is not None or num_processes is not None or process_id is not None:
+        _check_flags(coordinator, num_processes, process_id)
         jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
                                    process_id=process_id)
         return f"process {process_id} of {num_processes} (coordinator {coordinator})"
@@ -37,6 +43,22 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
             jax.distributed.initialize()
             return f"process {jax.process_index()} of {jax.process_count()} ({launcher})"
     return None
+
+
+def _check_flags(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
+    given = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
+    missing = [flag for flag, value in given.items() if value is None]
+    if missing:
+        raise ConfigError(f"several processes need --coordinator, --num-processes and --process-id together; "
+                          f"missing {missing}")
+    host, _, port = coordinator.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
+    if num_processes < 1:
+        raise ConfigError(f"--num-processes must be >= 1, got {num_processes}")
+    if not 0 <= process_id < num_processes:
+        raise ConfigError(f"--process-id must be 0 to {num_processes - 1} (--num-processes {num_processes}), "
+                          f"got {process_id}")
 
 
 def is_writer() -> bool:

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from ..config import RunConfig
+from ..errors import ConfigError, FeatureFileError
 from ..features.file import FeatureSet
 from ..nn.models import get_spec, required_maps
 from . import classical, distributed
@@ -85,11 +86,20 @@ class TrialPlan(NamedTuple):
 
 
 def trial_plan(features: FeatureSet, config: RunConfig) -> TrialPlan:
-    """The run's :class:`TrialPlan`; checks the models and the feature set first."""
+    """The run's :class:`TrialPlan`; checks the models and the feature set first (the maps the models and the
+    reference need, and that every class can be split), so that nothing fails after training has begun.
+
+    Raises:
+      ConfigError: an unknown model.
+      FeatureFileError: a map the run needs is missing, or a class has fewer than two songs.
+    """
     for name in config.models:
         get_spec(name)
-    features.select_maps(required_maps(config.models))
-    check_splittable(features.song_labels, features.n_classes, features.classes)
+    features.select_maps(required_maps(config.models) + (classical.MAP,) * config.reference)
+    try:
+        check_splittable(features.song_labels, features.n_classes, features.classes)
+    except ConfigError as error:
+        raise FeatureFileError(features.path or "<features>", str(error)) from None
     train = config.train
     seeds = np.arange(config.seed, config.seed + config.trials)
     songs = make_splits(
