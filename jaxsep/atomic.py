@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask, read once (reading it means setting it).
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
     """Yields a temporary path beside ``path``; renames it to ``path`` when the block succeeds.
@@ -29,6 +39,8 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(handle)
     temporary = Path(name)
+    # mkstemp makes the file private (0600); give it the mode of the file it replaces, or what open() would give
+    os.chmod(temporary, path.stat().st_mode & 0o777 if path.is_file() else 0o666 & ~_UMASK)
     try:
         yield temporary
         os.replace(temporary, path)

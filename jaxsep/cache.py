@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .atomic import atomic_path
+from .errors import CacheError
 
 #: Bumped when the front end's output changes for the same inputs, so old entries stop matching.
 CACHE_VERSION = 1
@@ -51,6 +53,21 @@ class Cache:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.force = force
         self._digests: dict[tuple[str, int, int], str] = {}
+
+    def check_writable(self) -> None:
+        """Creates the cache folder and writes a scratch file into it: called before any work, so that a cache
+        that cannot be used stops a run at once rather than after its first song.
+
+        Raises:
+          CacheError: naming the folder and why.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-check."):
+                pass
+        except OSError as error:
+            raise CacheError(self.root, f"cannot be used as the cache folder ({error.strerror or error}); choose "
+                                        "another with --cache or $JAXSEP_CACHE") from None
 
     def file_digest(self, path: str | os.PathLike) -> str:
         """SHA-256 of a file's bytes, remembered per ``(path, size, mtime)`` for the life of this object."""

@@ -26,3 +26,6 @@ MIXTURE = "mixture"
 
 #: Version of the feature-file layout written by :func:`jaxsep.features.file.save_features`.
 FEATURE_FORMAT_VERSION = 1
+
+#: The longest song the synthetic-set generator renders, in seconds.
+SYNTH_MAX_SECONDS = 600.0

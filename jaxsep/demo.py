@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,7 +18,7 @@ from .audio.layouts import discover
 from .audio.songs import Progress
 from .cache import Cache
 from .config import RunConfig
-from .constants import SEGMENT_SECONDS
+from .constants import SEGMENT_SECONDS, SYNTH_MAX_SECONDS
 from .errors import ConfigError
 from .features.extract import FeatureOptions, featurize
 from .features.file import FeatureSet, load_features
@@ -56,6 +57,9 @@ def demo_data(data: Path | None, *, cache: Cache, seed: int, difficulty: float =
     function of those)."""
     if data is not None:
         return DemoData(Path(data), generated=False)
+    if not 1 <= segments_per_song <= MAX_SYNTH_SEGMENTS:
+        raise ConfigError(f"--segments-per-song must be 1 to {MAX_SYNTH_SEGMENTS} for the synthetic set (songs of "
+                          f"at most {MAX_SYNTH_SEGMENTS * SEGMENT_SECONDS:.0f} s), got {segments_per_song}")
     from .synth import (
         generate_dataset,  # on use: only the default data needs the generator
     )
@@ -67,9 +71,15 @@ def demo_data(data: Path | None, *, cache: Cache, seed: int, difficulty: float =
     else:
         say(f"rendering the synthetic EDM set (66 songs, 6 genres, seed {seed}, difficulty {difficulty:g}) into "
             f"{folder} ...")
-        manifest = generate_dataset(folder, seed=seed, difficulty=difficulty, overwrite=True,
+        # A folder without a manifest is a killed rendering of this set; it lies in the cache, so it is jaxsep's own.
+        shutil.rmtree(folder, ignore_errors=True)
+        manifest = generate_dataset(folder, seed=seed, difficulty=difficulty,
                                     seconds=segments_per_song * SEGMENT_SECONDS)
     return DemoData(manifest, generated=True)
+
+
+#: The most segments per song of the generated set (its songs are at most SYNTH_MAX_SECONDS long).
+MAX_SYNTH_SEGMENTS = int(SYNTH_MAX_SECONDS // SEGMENT_SECONDS)
 
 
 def separator_choices(compare: bool, separator: str | None, model_repo: Path | None) -> list[str]:
@@ -134,6 +144,7 @@ def run_demo(
       ``{separator: results}``.
     """
     check_out_dir(out, overwrite=overwrite)
+    cache.check_writable()
     source = demo_data(data, cache=cache, seed=config.seed, difficulty=difficulty,
                        segments_per_song=segments_per_song, say=say)
     runs = {}

@@ -16,6 +16,10 @@ class PathError(JaxsepError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class CacheError(PathError):
+    """The cache folder cannot be used (a file stands in its place, or it cannot be written)."""
+
+
 class FeatureFileError(PathError):
     """A feature file is missing, unreadable or inconsistent."""
 

@@ -60,6 +60,29 @@ def test_killed_write_leaves_the_old_entry_and_no_temporary(tmp_path, monkeypatc
     assert [p.name for p in (tmp_path / "maps" / "cd").iterdir()] == ["cd34.npz"]
 
 
+def test_a_cache_that_cannot_be_used_is_named_before_any_work(tmp_path):
+    from jaxsep.errors import CacheError
+
+    (tmp_path / "a-file").write_text("x")
+    for root in (tmp_path / "a-file", tmp_path / "a-file" / "below"):
+        with pytest.raises(CacheError, match=f"{root}: cannot be used as the cache folder"):
+            Cache(root).check_writable()
+    Cache(tmp_path / "new" / "cache").check_writable()  # created, and left without the scratch file
+    assert list((tmp_path / "new" / "cache").iterdir()) == []
+
+
+def test_files_get_the_usual_mode_not_a_private_one(tmp_path):
+    from jaxsep.atomic import _UMASK, write_text_atomic
+
+    fresh = write_text_atomic(tmp_path / "fresh.txt", "a")
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~_UMASK
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_text_atomic(kept, "new")
+    assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "new"
+
+
 def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("JAXSEP_CACHE", str(tmp_path / "elsewhere"))
     assert default_cache_dir() == tmp_path / "elsewhere" and Cache().root == tmp_path / "elsewhere"

@@ -74,6 +74,14 @@ def test_pairs(tiny_set, tmp_path):
     assert not (tmp_path / "p2").exists()
 
 
+@pytest.mark.parametrize("count", ["0", "57"])
+def test_demo_names_its_own_option_for_impossible_segments(tmp_path, count):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
+                                 "--segments-per-song", count, *TINY])
+    assert result.exit_code == 1 and "--segments-per-song must be 1 to 56 for the synthetic set" in result.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_pairs_checks_every_pair_before_the_first_trains(tmp_path, monkeypatch):
     import jaxsep.demo
     from jaxsep.config import RunConfig, TrainConfig

@@ -14,7 +14,7 @@ from jaxsep.audio.layouts import discover
 from jaxsep.cache import Cache
 from jaxsep.cli import audio as cli_audio
 from jaxsep.constants import MAPS, SEGMENT_SAMPLES, STEMS
-from jaxsep.errors import AudioError, ConfigError, DatasetError
+from jaxsep.errors import AudioError, ConfigError, DatasetError, FeatureFileError
 from jaxsep.features.extract import FeatureOptions, featurize, song_maps
 from jaxsep.features.file import load_features
 from jaxsep.features.logmel import log_mel
@@ -209,6 +209,34 @@ def test_separated_labels_that_are_no_folder_names_keep_their_manifest_label(tmp
         separate_to_folder(clash, out=tmp_path / "clash", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"),
                            start=0.0)
     assert not (tmp_path / "clash").exists()  # refused before any song is separated
+
+
+@pytest.mark.parametrize("out, message", [
+    ("folder", "is a folder; --out names the feature file"),
+    ("features.wav", "a feature file's name ends in .npz"),
+    ("a-file/f.npz", "cannot create its folder"),
+])
+def test_an_unwritable_feature_file_is_named_before_any_song(tmp_path, out, message):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    songs, _ = discover(_data(tmp_path / "data"))
+    separator = FixedGainSeparator()
+    with pytest.raises(FeatureFileError, match=message):
+        featurize(songs, out=tmp_path / out, separator=separator, cache=Cache(tmp_path / "c"))
+    assert separator.calls == 0
+
+
+def test_an_unusable_cache_is_named_before_any_song(tmp_path):
+    from jaxsep.errors import CacheError
+
+    (tmp_path / "a-file").write_text("x")
+    songs, _ = discover(_data(tmp_path / "data"))
+    separator = FixedGainSeparator()
+    with pytest.raises(CacheError, match="a-file: cannot be used as the cache folder"):
+        featurize(songs, out=tmp_path / "f.npz", separator=separator, cache=Cache(tmp_path / "a-file"))
+    with pytest.raises(CacheError, match="a-file: cannot be used as the cache folder"):
+        separate_to_folder(songs, out=tmp_path / "stems", separator=separator, cache=Cache(tmp_path / "a-file"))
+    assert separator.calls == 0
 
 
 def test_with_the_dsp_separator(tmp_path):

@@ -3,6 +3,7 @@
 The browser test needs Debian's ``chromium`` (``.ci/run`` installs it) and skips with a reason without it.
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -44,6 +45,18 @@ def test_the_report_embeds_everything(run_folder):
     assert images == ["feature_stacks", "f1_distributions", "learning_curves", "confusion"]
     assert 'data-images-total="4"' in page and "<table>" in page and "min test loss (paper)" in page
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched from elsewhere
+
+
+def test_class_names_are_escaped(tmp_path):
+    from jaxsep.results.html import report_html
+
+    results = json.loads((DATA / "results_v1.json").read_text())
+    results["data"]["classes"] = ["R&B", "<script>alert(1)</script>", 'Drum "n" Bass']
+    results["data"]["class_counts"] = [2, 2, 2]
+    (tmp_path / "table.md").write_text("| a |\n|---|\n| 1 |\n")
+    page = report_html(tmp_path, results)
+    assert "R&amp;B 2, &lt;script&gt;alert(1)&lt;/script&gt; 2, Drum &quot;n&quot; Bass 2" in page
+    assert "<script>alert" not in page
 
 
 def test_markdown_tables_become_html_tables():

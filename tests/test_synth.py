@@ -156,11 +156,37 @@ def test_bad_inputs_raise_synth_error(tmp_path):
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("x")
+    (full / "songs").mkdir()
+    (full / "songs" / "my_track.txt").write_text("mine")
     with pytest.raises(SynthError, match="not empty"):
         generate_dataset(full, songs_per_class=2, genres="house", **FAST)
-    assert not (full / "manifest.csv").exists()
-    generate_dataset(full, songs_per_class=2, genres="house", overwrite=True, **FAST)
-    assert len(_read_manifest(full / "manifest.csv")) == 2
+    with pytest.raises(SynthError, match="holds files but no synthetic set"):  # --overwrite deletes only a set
+        generate_dataset(full, songs_per_class=2, genres="house", overwrite=True, **FAST)
+    assert (full / "songs" / "my_track.txt").read_text() == "mine" and not (full / "manifest.csv").exists()
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(SynthError, match=r"a-file/set: cannot write the set there \(Not a directory\)"):
+        generate_dataset(tmp_path / "a-file" / "set", songs_per_class=2, genres="house", **FAST)
+    with pytest.raises(SynthError, match="seconds must be between 1 and 600"):
+        generate_dataset(tmp_path / "e", seconds=601)
+
+
+def test_overwrite_replaces_a_set_whose_rendering_was_killed(tmp_path, monkeypatch):
+    out = tmp_path / "set"
+    real, calls = dataset_mod.render_plan, []
+
+    def killed_at_the_second_song(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset_mod, "render_plan", killed_at_the_second_song)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(out, songs_per_class=2, genres="house", **FAST)
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir()) == [".jaxsep-synth", "songs"]  # no manifest: not finished
+    generate_dataset(out, songs_per_class=2, genres="house", overwrite=True, **FAST)
+    assert len(_read_manifest(out / "manifest.csv")) == 2
 
 
 def test_interrupted_rewrite_leaves_no_manifest(tmp_path, monkeypatch):

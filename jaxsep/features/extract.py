@@ -48,7 +48,7 @@ from ..errors import ConfigError, DatasetError
 # The separation package imports torch only when demucs runs, so the front end stays torch-free.
 from ..separation.base import Separator
 from ..separation.stems import GIVEN, given_stems, separated_stems, separator_identity
-from .file import save_features
+from .file import check_out_file, save_features
 from .logmel import AMIN, REF_POWER, log_mel
 
 FRAMING = "centred frames (librosa center=True, zero padding), trailing frame at the segment's end dropped"
@@ -113,8 +113,11 @@ def featurize(
       frames, 6)`` with maps in :data:`~jaxsep.constants.MAPS` order, ``frames = 458`` for the default hop.
 
     Raises:
-      JaxsepError: the first problem when ``options.strict``; DatasetError when no class keeps two songs.
+      JaxsepError: the first problem when ``options.strict``; DatasetError when no class keeps two songs;
+        FeatureFileError or CacheError, before any work, when ``out`` or the cache cannot be written.
     """
+    check_out_file(out)
+    cache.check_writable()
     problems = list(problems)
     if options.strict and problems:
         raise DatasetError(problems[0].file, problems[0].problem)

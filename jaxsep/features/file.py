@@ -156,6 +156,25 @@ class FeatureSet:
         return np.bincount(self.song_labels, minlength=self.n_classes)
 
 
+def check_out_file(path: str | os.PathLike) -> None:
+    """Checks, before any work, that a feature file can be written at ``path`` (its folder is created).
+
+    Raises:
+      FeatureFileError: the name does not end in ``.npz``, it is a folder, or its folder cannot be made or written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise FeatureFileError(path, "is a folder; --out names the feature file to write")
+    if path.suffix.lower() != ".npz":
+        raise FeatureFileError(path, "a feature file's name ends in .npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FeatureFileError(path, f"cannot create its folder ({error.strerror or error})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise FeatureFileError(path, "cannot write into its folder")
+
+
 def _is_count(value) -> bool:
     """A positive integer, as an int, an integer-valued float or a numpy integer (not a bool or a string)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):

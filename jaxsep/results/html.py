@@ -91,10 +91,11 @@ def report_html(folder: Path, results: dict, *, name: str | None = None) -> str:
     name = name or folder.name
     data = results["data"]
     meta = data.get("meta", {})
-    counts = ", ".join(f"{name} {count}" for name, count in zip(data["classes"], data["class_counts"]))
+    counts = ", ".join(f"{html.escape(str(label))} {count}"
+                       for label, count in zip(data["classes"], data["class_counts"]))
     summary = (f"{data['songs']} songs in {len(data['classes'])} classes ({counts}); separator "
                f"<code>{html.escape(str(meta.get('separator', '?')))}</code>; {results['config']['trials']} trials "
-               f"of {', '.join(results['models'])}.")
+               f"of {html.escape(', '.join(results['models']))}.")
     settings = {key: results[key] for key in ("config", "split", "select_on", "versions", "device", "timing")
                 if key in results}
     figures = [_figure(folder / name, caption) for name, caption in FIGURES.items() if (folder / name).is_file()]

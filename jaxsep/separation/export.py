@@ -50,6 +50,7 @@ def separate_to_folder(
     """
     out = Path(out)
     progress = progress or Progress()
+    cache.check_writable()
     folders = {label: label_folder(label) for label in sorted({song.label for song in songs})}
     for folder in set(folders.values()):
         sharing = [label for label, name in folders.items() if name == folder]

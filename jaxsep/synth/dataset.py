@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from ..atomic import atomic_path, write_text_atomic
-from ..constants import MIXTURE, SAMPLE_RATE, SEGMENT_SECONDS, STEMS
+from ..constants import MIXTURE, SAMPLE_RATE, SEGMENT_SECONDS, STEMS, SYNTH_MAX_SECONDS
 from ..errors import SynthError
 from .genres import GENRES, parse_genres
 from .plan import compose
@@ -36,6 +36,8 @@ from .render import DEFAULT_DIFFICULTY, render_plan
 
 MANIFEST = "manifest.csv"
 PROVENANCE = "synth.json"
+#: Written first into a set's folder: ``--overwrite`` replaces only a folder holding it (or a finished set).
+RENDERING = ".jaxsep-synth"
 #: Unbalanced default: each class gets 8 to 14 songs, 11 on average (66 for six genres, as the paper).
 COUNT_RANGE = (8, 14)
 
@@ -87,14 +89,18 @@ def _check(out: Path, seed, songs_per_class, difficulty, seconds, sample_rate, o
         raise SynthError(f"songs per class must be at least 2 (a class needs a train and a test song), got {songs_per_class!r}")
     if not 0.0 <= float(difficulty) <= 1.0:
         raise SynthError(f"difficulty must be between 0 and 1, got {difficulty!r}")
-    if not 1.0 <= float(seconds) <= 600.0:
-        raise SynthError(f"seconds must be between 1 and 600, got {seconds!r}")
+    if not 1.0 <= float(seconds) <= SYNTH_MAX_SECONDS:
+        raise SynthError(f"seconds must be between 1 and {SYNTH_MAX_SECONDS:g}, got {seconds!r}")
     if not 8_000 <= int(sample_rate) <= 192_000:
         raise SynthError(f"sample rate must be between 8000 and 192000 Hz, got {sample_rate!r}")
     if out.exists() and not out.is_dir():
         raise SynthError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise SynthError(f"{out}: folder is not empty; pass --overwrite to replace a set there")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise SynthError(f"{out}: folder is not empty; pass --overwrite to replace a set there")
+        if not any((out / name).is_file() for name in (RENDERING, PROVENANCE, MANIFEST)):
+            raise SynthError(f"{out}: holds files but no synthetic set ({PROVENANCE} or {RENDERING}); --overwrite "
+                             "only replaces a set jaxsep synth wrote: choose another folder")
 
 
 def generate_dataset(out: Path, *, seed: int = 0, songs_per_class: int | None = None,
@@ -121,11 +127,19 @@ def generate_dataset(out: Path, *, seed: int = 0, songs_per_class: int | None = 
     out = Path(out)
     chosen = parse_genres(genres)
     _check(out, seed, songs_per_class, difficulty, seconds, sample_rate, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RENDERING).touch()  # marks the folder as a set, before its first song (so --overwrite may replace it)
+    except OSError as error:
+        raise SynthError(f"{out}: cannot write the set there ({error.strerror or error})") from None
     if overwrite:
         (out / MANIFEST).unlink(missing_ok=True)  # first: a half-rewritten set must not look finished
         (out / PROVENANCE).unlink(missing_ok=True)
-        shutil.rmtree(out / "songs", ignore_errors=True)
+        songs_folder = out / "songs"
+        if songs_folder.is_dir():
+            shutil.rmtree(songs_folder)
+        else:
+            songs_folder.unlink(missing_ok=True)
     counts = class_counts(len(chosen), None if songs_per_class is None else int(songs_per_class), int(seed))
     total, done, t0 = sum(counts), 0, time.perf_counter()
     rows, songs = [], []
