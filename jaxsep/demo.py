@@ -9,23 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .atomic import write_text_atomic
 from .audio.layouts import discover
 from .audio.songs import Progress
 from .cache import Cache
 from .config import RunConfig
 from .constants import SEGMENT_SECONDS, SYNTH_MAX_SECONDS
-from .errors import ConfigError
+from .errors import ConfigError, RunFolderError
 from .features.extract import FeatureOptions, featurize
 from .features.file import FeatureSet, load_features
-from .results.run_folder import COMPARISON, PAIRS, check_out_dir, staged_folder, write_run_files
+from .results.run_folder import (
+    COMPARISON,
+    PAIRS,
+    RESULTS,
+    check_out_dir,
+    load_results,
+    staged_folder,
+    write_run_files,
+)
 from .results.separators import separator_comparison
 from .results.tables import table_rows
-from .runs import run_into_folder
+from .runs import PLAN, replace_folder, run_fingerprint, run_into_folder, staging_folder
 from .separation import default_separator_name
 from .separation.stems import GIVEN, open_separator
 from .training.experiment import run_experiment, trial_plan
@@ -193,13 +203,19 @@ def run_pairs(
     *,
     overwrite: bool = False,
     train_progress: Callable[[str, int, int], None] | None = None,
+    say: Callable[[str], None] = print,
 ) -> dict[str, dict]:
     """The paper's introductory experiment: one binary task per class pair, same trial protocol.
 
-    Writes ``out/<a>-vs-<b>/`` run folders and ``out/pairs.md``; returns ``{"a-vs-b": results}``.
+    Writes ``out/<a>-vs-<b>/`` run folders and ``out/pairs.md``; returns ``{"a-vs-b": results}``. Each pair is
+    an ordinary run (:func:`jaxsep.runs.run_into_folder`) built in the hidden folder ``.NAME.partial`` beside
+    ``out``: a killed command, run again, keeps the finished pairs and the finished units of the pair it was
+    training, and ``out`` appears only when every pair is done.
 
     Raises:
-      ConfigError, FeatureFileError, RunFolderError: a bad pair, class or output folder, before any pair trains.
+      ConfigError, FeatureFileError, RunFolderError: a bad pair, class or output folder, before any pair trains;
+        or an unfinished set of pairs of another configuration, feature file or list of pairs.
+      RunInterrupted: SIGTERM or SIGINT; what finished is kept.
     """
     for pair in pairs:
         if len(pair) != 2 or pair[0] == pair[1]:
@@ -208,14 +224,29 @@ def run_pairs(
     check_out_dir(out, overwrite=overwrite)
     for a, b in pairs:  # every pair checked (classes, splits) before the first trains: an error loses no work
         trial_plan(features.subset_classes((a, b)), config)
+    staging = staging_folder(out)
+    plan = {"pairs": [list(pair) for pair in pairs], "run": run_fingerprint(features, config)}
+    if overwrite and staging.exists():
+        shutil.rmtree(staging)
+    if (staging / PLAN).is_file():
+        if json.loads((staging / PLAN).read_text()) != plan:
+            raise RunFolderError(f"{staging}: holds unfinished pairs of another configuration, feature file or list of "
+                                 "pairs; run that command again to finish them, or pass --overwrite to start afresh")
+        say(f"continuing the unfinished pairs in {staging}")
+    else:
+        staging.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(staging / PLAN, json.dumps(plan, indent=1))
     runs = {}
-    with staged_folder(out, overwrite=overwrite) as staging:
-        for a, b in pairs:
-            name = f"{a}-vs-{b}"
-            results = run_experiment(features.subset_classes((a, b)), config, progress=train_progress)
-            runs[name] = results
-            write_run_files(staging / name, results)
-        (staging / PAIRS).write_text(pairs_markdown(runs))
+    for a, b in pairs:
+        name = f"{a}-vs-{b}"
+        if (staging / name / RESULTS).is_file():  # finished before the command was killed
+            runs[name] = load_results(staging / name)
+            continue
+        runs[name] = run_into_folder(features.subset_classes((a, b)), config, staging / name,
+                                     progress=train_progress, say=say)
+    write_text_atomic(staging / PAIRS, pairs_markdown(runs))
+    (staging / PLAN).unlink()
+    replace_folder(staging, out)
     return runs
 
 

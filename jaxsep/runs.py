@@ -92,7 +92,7 @@ def features_digest(features: FeatureSet) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(features: FeatureSet, config: RunConfig, save_models: bool) -> dict:
+def run_fingerprint(features: FeatureSet, config: RunConfig, save_models: bool = False) -> dict:
     """What a continued run must share with the unfinished one: everything that changes a number (not the
     engine's lowering options, which do not)."""
     settings = dataclasses.asdict(config)
@@ -164,7 +164,7 @@ def run_into_folder(
     check_out_dir(out, overwrite=overwrite)
     plan = trial_plan(features, config)  # checks models and data before anything is written
     staging = staging_folder(out)
-    fingerprint = _fingerprint(features, config, save_models)
+    fingerprint = run_fingerprint(features, config, save_models)
     writer = distributed.is_writer()  # with several processes only process 0 writes
     if overwrite and staging.exists() and writer:
         shutil.rmtree(staging)
@@ -242,6 +242,11 @@ def _finish(staging: Path, out: Path, results: dict, features: FeatureSet) -> No
     write_run_files(staging, results, features, name=out.name)
     shutil.rmtree(staging / UNITS, ignore_errors=True)
     (staging / PLAN).unlink(missing_ok=True)
+    replace_folder(staging, out)
+
+
+def replace_folder(staging: Path, out: Path) -> None:
+    """Renames the finished folder ``staging`` to ``out``; an earlier ``out`` is moved aside first, then removed."""
     if out.exists():
         trash = out.parent / f".{out.name}.old"
         shutil.rmtree(trash, ignore_errors=True)

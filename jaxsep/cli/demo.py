@@ -105,7 +105,8 @@ def pairs(
     loaded = load_features(features, required_maps(config.models))
     chosen = [parse_names(p) for p in pair]
     with train_bars() as progress:
-        run_pairs(loaded, chosen, config, out_dir, overwrite=overwrite, train_progress=progress)
+        run_pairs(loaded, chosen, config, out_dir, overwrite=overwrite, train_progress=progress,
+                  say=lambda text: console.print(text, highlight=False, markup=False))
     out.print((out_dir / PAIRS).read_text(), highlight=False, soft_wrap=True)
     out.print(f"Folder: {out_dir} (one run folder per pair, pairs.md)", highlight=False)
 
