@@ -9,36 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .atomic import write_text_atomic
 from .audio.layouts import discover
 from .audio.songs import Progress
 from .cache import Cache
 from .config import RunConfig
 from .constants import SEGMENT_SECONDS, SYNTH_MAX_SECONDS
-from .errors import ConfigError, RunFolderError
+from .errors import ConfigError
 from .features.extract import FeatureOptions, featurize
 from .features.file import FeatureSet, load_features
-from .results.run_folder import (
-    COMPARISON,
-    PAIRS,
-    RESULTS,
-    check_out_dir,
-    load_results,
-    staged_folder,
-    write_run_files,
-)
+from .results.run_folder import COMPARISON, PAIRS, check_out_dir
 from .results.separators import separator_comparison
 from .results.tables import table_rows
-from .runs import PLAN, replace_folder, run_fingerprint, run_into_folder, staging_folder
+from .runs import Job, run_into_folder, run_into_folders
 from .separation import default_separator_name
 from .separation.stems import GIVEN, open_separator
-from .training.experiment import run_experiment, trial_plan
+from .training.experiment import trial_plan
 
 #: Trials `jaxsep demo` runs by default: past ~20 the corrected standard error hardly shrinks (it tends to
 #: s·sqrt(n_test/n_train)); `make demo` then fits its time budget (measured: README). The paper ran 50.
@@ -148,7 +138,7 @@ def run_demo(
 
     With one separator ``out`` is an ordinary run folder, trained unit by unit so that a killed demo continues
     where it stopped (:mod:`jaxsep.runs`); with ``compare_separators`` it holds one run folder per separator and
-    ``comparison.md``.
+    ``comparison.md``, and a killed comparison keeps its finished separators (:func:`jaxsep.runs.run_into_folders`).
 
     Returns:
       ``{separator: results}``.
@@ -157,7 +147,6 @@ def run_demo(
     cache.check_writable()
     source = demo_data(data, cache=cache, seed=config.seed, difficulty=difficulty,
                        segments_per_song=segments_per_song, say=say)
-    runs = {}
     names = separator_choices(compare_separators, separator, model_repo)
     feature_sets = {}
     for name in names:
@@ -182,17 +171,17 @@ def run_demo(
         extra = {"demo": origin | {"separator": name}}
         return {name: run_into_folder(features, config, out, overwrite=overwrite, progress=train_progress, say=say,
                                       extra=extra)}
-    with staged_folder(out, overwrite=overwrite) as staging:
-        for name, features in feature_sets.items():
-            announce(name, features)
-            results = run_experiment(features, config, progress=train_progress)
-            results["demo"] = origin | {"separator": name}
-            runs[name] = results
-            write_run_files(staging / name, results, features)
-        (staging / COMPARISON).write_text(
-            "Separators compared (`given` = the true stems); each separator's folder holds its Table 1.\n\n"
-            + separator_comparison(runs))
-    return runs
+    for name, features in feature_sets.items():
+        announce(name, features)
+
+    def comparison(runs: dict[str, dict]) -> str:
+        return ("Separators compared (`given` = the true stems); each separator's folder holds its Table 1.\n\n"
+                + separator_comparison(runs))
+
+    jobs = [Job(name, features, config, {"demo": origin | {"separator": name}})
+            for name, features in feature_sets.items()]
+    return run_into_folders(jobs, out, summary=(COMPARISON, comparison), overwrite=overwrite, progress=train_progress,
+                            say=say)
 
 
 def run_pairs(
@@ -207,10 +196,8 @@ def run_pairs(
 ) -> dict[str, dict]:
     """The paper's introductory experiment: one binary task per class pair, same trial protocol.
 
-    Writes ``out/<a>-vs-<b>/`` run folders and ``out/pairs.md``; returns ``{"a-vs-b": results}``. Each pair is
-    an ordinary run (:func:`jaxsep.runs.run_into_folder`) built in the hidden folder ``.NAME.partial`` beside
-    ``out``: a killed command, run again, keeps the finished pairs and the finished units of the pair it was
-    training, and ``out`` appears only when every pair is done.
+    Writes ``out/<a>-vs-<b>/`` run folders and ``out/pairs.md``; returns ``{"a-vs-b": results}``. A killed
+    command, run again, keeps the finished pairs (:func:`jaxsep.runs.run_into_folders`).
 
     Raises:
       ConfigError, FeatureFileError, RunFolderError: a bad pair, class or output folder, before any pair trains;
@@ -222,32 +209,11 @@ def run_pairs(
             raise ConfigError(f"a pair names two different classes, got {list(pair)}")
     config = dataclasses.replace(config, baseline=config.models[0])
     check_out_dir(out, overwrite=overwrite)
-    for a, b in pairs:  # every pair checked (classes, splits) before the first trains: an error loses no work
-        trial_plan(features.subset_classes((a, b)), config)
-    staging = staging_folder(out)
-    plan = {"pairs": [list(pair) for pair in pairs], "run": run_fingerprint(features, config)}
-    if overwrite and staging.exists():
-        shutil.rmtree(staging)
-    if (staging / PLAN).is_file():
-        if json.loads((staging / PLAN).read_text()) != plan:
-            raise RunFolderError(f"{staging}: holds unfinished pairs of another configuration, feature file or list of "
-                                 "pairs; run that command again to finish them, or pass --overwrite to start afresh")
-        say(f"continuing the unfinished pairs in {staging}")
-    else:
-        staging.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(staging / PLAN, json.dumps(plan, indent=1))
-    runs = {}
-    for a, b in pairs:
-        name = f"{a}-vs-{b}"
-        if (staging / name / RESULTS).is_file():  # finished before the command was killed
-            runs[name] = load_results(staging / name)
-            continue
-        runs[name] = run_into_folder(features.subset_classes((a, b)), config, staging / name,
-                                     progress=train_progress, say=say)
-    write_text_atomic(staging / PAIRS, pairs_markdown(runs))
-    (staging / PLAN).unlink()
-    replace_folder(staging, out)
-    return runs
+    jobs = [Job(f"{a}-vs-{b}", features.subset_classes((a, b)), config) for a, b in pairs]
+    for job in jobs:  # every pair checked (classes, splits) before the first trains: an error loses no work
+        trial_plan(job.features, config)
+    return run_into_folders(jobs, out, summary=(PAIRS, pairs_markdown), overwrite=overwrite, progress=train_progress,
+                            say=say)
 
 
 def pairs_markdown(runs: dict[str, dict]) -> str:

@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from .config import TRIALS_PER_UNIT, RunConfig
 from .errors import RunFolderError, RunInterrupted
 from .features.file import FeatureSet
 from .nn.models import get_spec
-from .results.run_folder import check_out_dir, json_safe, write_run_files
+from .results.run_folder import RESULTS, check_out_dir, json_safe, load_results, write_run_files
 from .training import classical, distributed
 from .training.experiment import (
     RESULTS_FORMAT_VERSION,
@@ -255,3 +255,65 @@ def replace_folder(staging: Path, out: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
     else:
         staging.rename(out)
+
+
+class Job(NamedTuple):
+    """One run of several written side by side (:func:`run_into_folders`): its sub-folder name, its data and
+    configuration, and what to add to its results."""
+
+    name: str
+    features: FeatureSet
+    config: RunConfig
+    extra: dict | None = None
+
+
+def run_into_folders(
+    jobs: Sequence[Job],
+    out: Path,
+    *,
+    summary: tuple[str, Callable[[dict[str, dict]], str]],
+    overwrite: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, dict]:
+    """Runs every job into ``out/<job.name>/``, each an ordinary run folder (:func:`run_into_folder`), then writes
+    ``summary`` (a file name and what to write there, from ``{name: results}``).
+
+    Everything is built in the hidden folder ``.NAME.partial`` beside ``out``: a killed command, run again, keeps
+    the finished jobs and the finished units of the job it was in; ``out`` appears only when all are done.
+
+    Returns:
+      ``{job.name: results}``.
+
+    Raises:
+      RunFolderError: ``out`` holds files jaxsep did not write, or holds a finished output (without
+        ``overwrite``), or the unfinished one beside it has other jobs, configurations or feature files.
+      RunInterrupted: SIGTERM or SIGINT; what finished is kept.
+    """
+    out = Path(out)
+    check_out_dir(out, overwrite=overwrite)
+    staging = staging_folder(out)
+    plan = {job.name: run_fingerprint(job.features, job.config) for job in jobs}
+    if overwrite and staging.exists():
+        shutil.rmtree(staging)
+    if (staging / PLAN).is_file():
+        if json.loads((staging / PLAN).read_text()) != json.loads(json.dumps(plan)):
+            raise RunFolderError(f"{staging}: holds unfinished runs of other jobs, configurations or feature files; "
+                                 "run that command again to finish them, or pass --overwrite to start afresh")
+        say(f"continuing the unfinished runs in {staging}")
+    else:
+        staging.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(staging / PLAN, json.dumps(plan, indent=1))
+    runs = {}
+    for job in jobs:
+        folder = staging / job.name
+        if (folder / RESULTS).is_file():  # finished before the command was killed
+            runs[job.name] = load_results(folder)
+            continue
+        runs[job.name] = run_into_folder(job.features, job.config, folder, progress=progress, say=say,
+                                         extra=job.extra)
+    name, write = summary
+    write_text_atomic(staging / name, write(runs))
+    (staging / PLAN).unlink()
+    replace_folder(staging, out)
+    return runs

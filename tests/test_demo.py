@@ -125,7 +125,7 @@ def test_a_killed_pairs_run_keeps_its_finished_pairs(tmp_path, monkeypatch):
         run_pairs(features, pairs, config, tmp_path / "killed", **quiet)
     assert not (tmp_path / "killed").exists()
     assert (tmp_path / ".killed.partial" / "class0-vs-class1" / "results.json").is_file()
-    with pytest.raises(RunFolderError, match="holds unfinished pairs of another"):
+    with pytest.raises(RunFolderError, match="holds unfinished runs of other jobs"):
         run_pairs(features, pairs[:1], config, tmp_path / "killed", **quiet)
     trained.clear()
     again = run_pairs(features, pairs, config, tmp_path / "killed", **quiet)
