@@ -18,14 +18,10 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
-# A killed demo keeps its finished trials in runs/.demo.partial: continue it (--overwrite would start afresh;
-# the finished demo it is to replace goes). Otherwise run afresh, replacing the last finished demo.
+# Replaces the last finished demo when this one finishes; a killed demo of the same configuration (its finished
+# trials wait in runs/.demo.partial) is continued, one of another configuration discarded.
 demo: $(STAMP)
-	@if [ -d runs/.demo.partial ]; then \
-	  rm -rf runs/demo; $(VENV)/bin/jaxsep demo --out runs/demo; \
-	else \
-	  $(VENV)/bin/jaxsep demo --out runs/demo --overwrite; \
-	fi
+	$(VENV)/bin/jaxsep demo --out runs/demo --overwrite --resume
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 tests

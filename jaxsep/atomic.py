@@ -39,10 +39,10 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(handle)
     temporary = Path(name)
-    # mkstemp makes the file private (0600); give it the mode of the file it replaces, or what open() would give
-    os.chmod(temporary, path.stat().st_mode & 0o777 if path.is_file() else 0o666 & ~_UMASK)
     try:
         yield temporary
+        # mkstemp made the file private (0600): give it the mode of the file it replaces, or what open() gives
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.is_file() else 0o666 & ~_UMASK)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -55,16 +54,16 @@ class Cache:
         self._digests: dict[tuple[str, int, int], str] = {}
 
     def check_writable(self) -> None:
-        """Creates the cache folder and writes a scratch file into it: called before any work, so that a cache
-        that cannot be used stops a run at once rather than after its first song.
+        """Creates the cache folder, or checks that it is one: called before any work, so that a cache that cannot
+        be used stops a run at once rather than after its first song. A folder that exists but cannot be written
+        is let through (a shared, read-only cache that already holds every entry works): a miss then becomes a
+        :class:`CacheError` for that song (:meth:`save`).
 
         Raises:
           CacheError: naming the folder and why.
         """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-check."):
-                pass
         except OSError as error:
             raise CacheError(self.root, f"cannot be used as the cache folder ({error.strerror or error}); choose "
                                         "another with --cache or $JAXSEP_CACHE") from None
@@ -100,10 +99,17 @@ class Cache:
             return None
 
     def save(self, kind: str, key: str, arrays: Mapping[str, np.ndarray]) -> Path:
-        """Stores ``arrays`` under ``(kind, key)`` atomically (temporary file, then rename); returns the path."""
+        """Stores ``arrays`` under ``(kind, key)`` atomically (temporary file, then rename); returns the path.
+
+        Raises:
+          CacheError: the entry cannot be written (a read-only cache, a full disk).
+        """
         path = self.path(kind, key)
-        with atomic_path(path, suffix=".tmp.npz") as temporary, temporary.open("wb") as stream:
-            np.savez(stream, **{name: np.asarray(value) for name, value in arrays.items()})
+        try:
+            with atomic_path(path, suffix=".tmp.npz") as temporary, temporary.open("wb") as stream:
+                np.savez(stream, **{name: np.asarray(value) for name, value in arrays.items()})
+        except OSError as error:
+            raise CacheError(path, f"cannot write this cache entry ({error.strerror or error})") from None
         return path
 
     def entries(self, kind: str) -> list[Path]:

@@ -127,6 +127,7 @@ def run_demo(
     compare_separators: bool = False,
     model_repo: Path | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     difficulty: float = DEMO_DIFFICULTY,
     segments_per_song: int = DEMO_SEGMENTS,
     say: Callable[[str], None] = print,
@@ -139,6 +140,8 @@ def run_demo(
     With one separator ``out`` is an ordinary run folder, trained unit by unit so that a killed demo continues
     where it stopped (:mod:`jaxsep.runs`); with ``compare_separators`` it holds one run folder per separator and
     ``comparison.md``, and a killed comparison keeps its finished separators (:func:`jaxsep.runs.run_into_folders`).
+    ``overwrite`` starts afresh, unless ``resume`` and an unfinished demo of the same configuration waits: that
+    one is continued (what ``make demo`` asks for).
 
     Returns:
       ``{separator: results}``.
@@ -169,8 +172,8 @@ def run_demo(
         name, features = next(iter(feature_sets.items()))
         announce(name, features)
         extra = {"demo": origin | {"separator": name}}
-        return {name: run_into_folder(features, config, out, overwrite=overwrite, progress=train_progress, say=say,
-                                      extra=extra)}
+        return {name: run_into_folder(features, config, out, overwrite=overwrite, resume=resume,
+                                      progress=train_progress, say=say, extra=extra)}
     for name, features in feature_sets.items():
         announce(name, features)
 
@@ -180,8 +183,8 @@ def run_demo(
 
     jobs = [Job(name, features, config, {"demo": origin | {"separator": name}})
             for name, features in feature_sets.items()]
-    return run_into_folders(jobs, out, summary=(COMPARISON, comparison), overwrite=overwrite, progress=train_progress,
-                            say=say)
+    return run_into_folders(jobs, out, summary=(COMPARISON, comparison), overwrite=overwrite, resume=resume,
+                            progress=train_progress, say=say)
 
 
 def run_pairs(

@@ -102,6 +102,11 @@ def run_fingerprint(features: FeatureSet, config: RunConfig, save_models: bool =
             "features": features_digest(features), "save_models": save_models}
 
 
+def _holds_plan(staging: Path, plan: dict) -> bool:
+    """Whether ``staging`` is an unfinished run (or set of runs) of ``plan``."""
+    return (staging / PLAN).is_file() and json.loads((staging / PLAN).read_text()) == json.loads(json.dumps(plan))
+
+
 def _save_models(folder: Path, name: str, final: dict, trial_indices) -> None:
     """Writes each trial's variables (``final``: a nested dict of arrays with a leading trial axis) as
     ``folder/models/<name>/trial-NNN.msgpack``."""
@@ -140,6 +145,7 @@ def run_into_folder(
     out: Path,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     save_models: bool = False,
     trials_per_unit: int = TRIALS_PER_UNIT,
     devices=None,
@@ -148,7 +154,8 @@ def run_into_folder(
     extra: dict | None = None,
 ) -> dict:
     """Runs ``config`` on ``features`` into the run folder ``out`` (see the module docstring); ``extra`` is
-    added to the results (the demo says where its data came from).
+    added to the results (the demo says where its data came from). ``overwrite`` starts afresh, unless ``resume``
+    and the unfinished run kept beside ``out`` has this configuration and feature file: that one is continued.
 
     Returns:
       the results dict written to ``out/results.json``.
@@ -166,7 +173,7 @@ def run_into_folder(
     staging = staging_folder(out)
     fingerprint = run_fingerprint(features, config, save_models)
     writer = distributed.is_writer()  # with several processes only process 0 writes
-    if overwrite and staging.exists() and writer:
+    if overwrite and staging.exists() and writer and not (resume and _holds_plan(staging, fingerprint)):
         shutil.rmtree(staging)
     if (staging / PLAN).is_file():
         if json.loads((staging / PLAN).read_text()) != fingerprint:
@@ -273,6 +280,7 @@ def run_into_folders(
     *,
     summary: tuple[str, Callable[[dict[str, dict]], str]],
     overwrite: bool = False,
+    resume: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
     say: Callable[[str], None] = print,
 ) -> dict[str, dict]:
@@ -281,6 +289,7 @@ def run_into_folders(
 
     Everything is built in the hidden folder ``.NAME.partial`` beside ``out``: a killed command, run again, keeps
     the finished jobs and the finished units of the job it was in; ``out`` appears only when all are done.
+    ``overwrite`` and ``resume``: as for :func:`run_into_folder`.
 
     Returns:
       ``{job.name: results}``.
@@ -294,7 +303,7 @@ def run_into_folders(
     check_out_dir(out, overwrite=overwrite)
     staging = staging_folder(out)
     plan = {job.name: run_fingerprint(job.features, job.config) for job in jobs}
-    if overwrite and staging.exists():
+    if overwrite and staging.exists() and not (resume and _holds_plan(staging, plan)):
         shutil.rmtree(staging)
     if (staging / PLAN).is_file():
         if json.loads((staging / PLAN).read_text()) != json.loads(json.dumps(plan)):
@@ -314,6 +323,6 @@ def run_into_folders(
                                          extra=job.extra)
     name, write = summary
     write_text_atomic(staging / name, write(runs))
-    (staging / PLAN).unlink()
     replace_folder(staging, out)
+    (out / PLAN).unlink()  # after the rename: a staging folder never holds finished runs without their plan
     return runs

@@ -118,7 +118,7 @@ def test_overwrite_replaces_only_what_jaxsep_wrote(features, tmp_path):
     (["run", "{features}", "--out", "{tmp}/r", "--l1", "nan"], "l1 and l2 must be finite numbers >= 0"),
     (["run", "{features}", "--out", "{tmp}/r", "--learning-rate", "inf"], "learning_rate must be a finite number"),
     (["run", "{features}", "--out", "{tmp}/r", "--classes", "class0,class0"], "named more than once"),
-    (["run", "{features}", "--out", "{tmp}/r", "--num-processes", "2"], "missing ['--coordinator', '--process-id']"),
+    (["run", "{features}", "--out", "{tmp}/r", "--num-processes", "2"], "cannot join several processes"),
     (["run", "{features}", "--out", "{tmp}/r", "--num-processes", "2", "--process-id", "5", "--coordinator",
       "localhost:1"], "--process-id must be 0 to 1"),
     (["run", "{features}", "--out", "{tmp}/r", "--num-processes", "2", "--process-id", "0", "--coordinator",

@@ -2,9 +2,6 @@
 
 import functools
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -135,30 +132,3 @@ def test_a_killed_pairs_run_keeps_its_finished_pairs(tmp_path, monkeypatch):
     for name in whole:
         assert ([t["chosen"] for t in again[name]["models"]["novox"]["trials"]]
                 == [t["chosen"] for t in whole[name]["models"]["novox"]["trials"]])
-
-
-@pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
-def test_make_demo_continues_a_killed_demo_and_otherwise_starts_afresh(tmp_path):
-    """The Makefile's demo target, run with a stand-in `jaxsep` that records its arguments: `--overwrite` (start
-    afresh, replace the last demo) only where no killed demo waits in runs/.demo.partial."""
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
-    (tmp_path / "pyproject.toml").write_text("")
-    (venv / "bin" / "python").write_text("")
-    stand_in = venv / "bin" / "jaxsep"
-    stand_in.write_text('#!/bin/sh\necho "$@" >> calls.txt\n')
-    stand_in.chmod(0o755)
-    (venv / ".installed").touch()  # newer than python and pyproject.toml: make sees the install as done
-    makefile = Path(__file__).resolve().parents[1] / "Makefile"
-
-    def make_demo() -> str:
-        subprocess.run(["make", "-s", "-f", str(makefile), "demo", f"VENV={venv}"], cwd=tmp_path, check=True)
-        return (tmp_path / "calls.txt").read_text().splitlines()[-1]
-
-    assert make_demo() == "demo --out runs/demo --overwrite"
-    (tmp_path / "runs" / "demo").mkdir(parents=True)  # a finished demo ...
-    (tmp_path / "runs" / ".demo.partial").mkdir()  # ... and a killed run that is to replace it
-    assert make_demo() == "demo --out runs/demo"
-    assert not (tmp_path / "runs" / "demo").exists()
-    (tmp_path / "runs" / ".demo.partial").rmdir()  # the continued run finished
-    assert make_demo() == "demo --out runs/demo --overwrite"

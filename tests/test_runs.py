@@ -80,3 +80,43 @@ def test_overwrite_drops_an_unfinished_run(features, tmp_path):
     fresh = CliRunner().invoke(app, [*two, "--overwrite"])
     assert fresh.exit_code == 0, fresh.output
     assert json.loads((out / "results.json").read_text())["config"]["trials"] == 2
+
+
+def test_resume_continues_a_matching_unfinished_run_and_discards_another(features, tmp_path, monkeypatch):
+    """What `make demo` asks for (`--overwrite --resume`): the last finished run is replaced when the new one
+    finishes; an unfinished run of the same configuration is continued, one of another is discarded."""
+    import jaxsep.runs
+    from jaxsep.config import RunConfig, TrainConfig
+    from jaxsep.errors import RunInterrupted
+    from jaxsep.features.file import load_features
+    from jaxsep.runs import run_into_folder
+
+    loaded = load_features(features)
+    config = RunConfig(models=("novox", "stems3"), trials=2, train=TrainConfig(epochs=1, filters=(2, 3)),
+                       reference=False)
+    quiet = dict(say=lambda _: None)
+    run_into_folder(loaded, config, tmp_path / "whole", **quiet)
+    out = tmp_path / "out"
+    run_into_folder(loaded, config, out, **quiet)  # the last finished run, to be replaced
+    real, trained, kill = jaxsep.runs.train_model, [], [True]
+
+    def train(name, *args, **kwargs):
+        trained.append(name)
+        if name == "stems3" and kill:  # killed once, in the second model
+            kill.pop()
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(jaxsep.runs, "train_model", train)
+    with pytest.raises(RunInterrupted):
+        run_into_folder(loaded, config, out, overwrite=True, **quiet)
+    trained.clear()
+    run_into_folder(loaded, config, out, overwrite=True, resume=True, **quiet)
+    assert trained == ["stems3"]  # novox's unit was kept
+    assert _trials(out) == _trials(tmp_path / "whole")
+    staging = staging_folder(out)
+    staging.mkdir()
+    (staging / "plan.json").write_text(json.dumps({"config": "something else"}))
+    trained.clear()
+    run_into_folder(loaded, config, out, overwrite=True, resume=True, **quiet)
+    assert trained == ["novox", "stems3"] and not staging.exists()

@@ -58,6 +58,9 @@ def demo(
     cache: CacheDir = None,
     model_repo: ModelRepo = None,
     overwrite: Overwrite = False,
+    resume: Annotated[bool, typer.Option(help="With --overwrite: continue an unfinished demo of the same "
+                                              "configuration instead of starting afresh (what `make demo` does).")
+                      ] = False,
 ):
     """Run the main job: synthetic songs (or yours) → stems → mels → four models → Table 1, figures, report."""
     config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
@@ -67,7 +70,7 @@ def demo(
     with train_bars() as progress:
         runs = run_demo(out_dir, config, data=data, cache=Cache(cache or default_cache_dir()), separator=separator,
                         compare_separators=compare_separators, model_repo=model_repo, overwrite=overwrite,
-                        difficulty=difficulty, segments_per_song=segments_per_song,
+                        resume=resume, difficulty=difficulty, segments_per_song=segments_per_song,
                         say=lambda text: console.print(text, highlight=False, markup=False),
                         train_progress=progress)
     for name in runs:

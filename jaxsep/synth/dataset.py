@@ -98,7 +98,7 @@ def _check(out: Path, seed, songs_per_class, difficulty, seconds, sample_rate, o
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise SynthError(f"{out}: folder is not empty; pass --overwrite to replace a set there")
-        if not any((out / name).is_file() for name in (RENDERING, PROVENANCE, MANIFEST)):
+        if not any((out / name).is_file() for name in (RENDERING, PROVENANCE)):
             raise SynthError(f"{out}: holds files but no synthetic set ({PROVENANCE} or {RENDERING}); --overwrite "
                              "only replaces a set jaxsep synth wrote: choose another folder")
 
@@ -130,16 +130,16 @@ def generate_dataset(out: Path, *, seed: int = 0, songs_per_class: int | None = 
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / RENDERING).touch()  # marks the folder as a set, before its first song (so --overwrite may replace it)
+        if overwrite:
+            (out / MANIFEST).unlink(missing_ok=True)  # first: a half-rewritten set must not look finished
+            (out / PROVENANCE).unlink(missing_ok=True)
+            songs_folder = out / "songs"
+            if songs_folder.is_dir():
+                shutil.rmtree(songs_folder)
+            else:
+                songs_folder.unlink(missing_ok=True)
     except OSError as error:
         raise SynthError(f"{out}: cannot write the set there ({error.strerror or error})") from None
-    if overwrite:
-        (out / MANIFEST).unlink(missing_ok=True)  # first: a half-rewritten set must not look finished
-        (out / PROVENANCE).unlink(missing_ok=True)
-        songs_folder = out / "songs"
-        if songs_folder.is_dir():
-            shutil.rmtree(songs_folder)
-        else:
-            songs_folder.unlink(missing_ok=True)
     counts = class_counts(len(chosen), None if songs_per_class is None else int(songs_per_class), int(seed))
     total, done, t0 = sum(counts), 0, time.perf_counter()
     rows, songs = [], []

@@ -29,13 +29,17 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     a single process.
 
     Raises:
-      ConfigError: some of the three given but not all, or values that cannot name one of the processes.
+      ConfigError: values that cannot name one of the processes, or too few of them for JAX to fill in the rest.
     """
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if coordinator is not None or num_processes is not None or process_id is not None:
         _check_flags(coordinator, num_processes, process_id)
-        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
-                                   process_id=process_id)
+        try:
+            jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                                       process_id=process_id)
+        except (ValueError, RuntimeError) as error:  # what JAX could not fill in, or could not reach
+            raise ConfigError(f"cannot join several processes: {error} (give --coordinator, --num-processes and "
+                              "--process-id together)") from None
         return f"process {process_id} of {num_processes} (coordinator {coordinator})"
     for variable, launcher in _LAUNCHERS.items():
         value = os.environ.get(variable, "")
@@ -46,17 +50,16 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
 
 
 def _check_flags(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
-    given = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
-    missing = [flag for flag, value in given.items() if value is None]
-    if missing:
-        raise ConfigError(f"several processes need --coordinator, --num-processes and --process-id together; "
-                          f"missing {missing}")
-    host, _, port = coordinator.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
-    if num_processes < 1:
+    """Checks the flags that are given (a launcher JAX knows may supply the others)."""
+    if coordinator is not None:
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
+    if num_processes is not None and num_processes < 1:
         raise ConfigError(f"--num-processes must be >= 1, got {num_processes}")
-    if not 0 <= process_id < num_processes:
+    if process_id is not None and process_id < 0:
+        raise ConfigError(f"--process-id must be >= 0, got {process_id}")
+    if num_processes is not None and process_id is not None and not process_id < num_processes:
         raise ConfigError(f"--process-id must be 0 to {num_processes - 1} (--num-processes {num_processes}), "
                           f"got {process_id}")
 
