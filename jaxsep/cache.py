@@ -53,7 +53,7 @@ class Cache:
         self.force = force
         self._digests: dict[tuple[str, int, int], str] = {}
 
-    def check_writable(self) -> None:
+    def ensure_folder(self) -> None:
         """Creates the cache folder, or checks that it is one: called before any work, so that a cache that cannot
         be used stops a run at once rather than after its first song. A folder that exists but cannot be written
         is let through (a shared, read-only cache that already holds every entry works): a miss then becomes a

@@ -147,7 +147,7 @@ def run_demo(
       ``{separator: results}``.
     """
     check_out_dir(out, overwrite=overwrite)
-    cache.check_writable()
+    cache.ensure_folder()
     source = demo_data(data, cache=cache, seed=config.seed, difficulty=difficulty,
                        segments_per_song=segments_per_song, say=say)
     names = separator_choices(compare_separators, separator, model_repo)
@@ -211,7 +211,6 @@ def run_pairs(
         if len(pair) != 2 or pair[0] == pair[1]:
             raise ConfigError(f"a pair names two different classes, got {list(pair)}")
     config = dataclasses.replace(config, baseline=config.models[0])
-    check_out_dir(out, overwrite=overwrite)
     jobs = [Job(f"{a}-vs-{b}", features.subset_classes((a, b)), config) for a, b in pairs]
     for job in jobs:  # every pair checked (classes, splits) before the first trains: an error loses no work
         trial_plan(job.features, config)

@@ -107,6 +107,29 @@ def _holds_plan(staging: Path, plan: dict) -> bool:
     return (staging / PLAN).is_file() and json.loads((staging / PLAN).read_text()) == json.loads(json.dumps(plan))
 
 
+def _open_staging(staging: Path, plan: dict, *, overwrite: bool, resume: bool, writer: bool, what: str) -> bool:
+    """Readies the staging folder of ``plan``: an unfinished one is discarded under ``overwrite`` (unless
+    ``resume`` and it is of this plan), else kept; a new one gets the plan (written by the ``writer`` only).
+
+    Returns:
+      whether an unfinished run of this plan is continued.
+
+    Raises:
+      RunFolderError: the staging folder holds ``what`` (another plan), and ``overwrite`` is off.
+    """
+    if overwrite and staging.exists() and writer and not (resume and _holds_plan(staging, plan)):
+        shutil.rmtree(staging)
+    if (staging / PLAN).is_file():
+        if not _holds_plan(staging, plan):
+            raise RunFolderError(f"{staging}: holds {what}; run that command again to finish it, or pass "
+                                 "--overwrite to start afresh")
+        return True
+    if writer:
+        staging.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(staging / PLAN, json.dumps(plan, indent=1))
+    return False
+
+
 def _save_models(folder: Path, name: str, final: dict, trial_indices) -> None:
     """Writes each trial's variables (``final``: a nested dict of arrays with a leading trial axis) as
     ``folder/models/<name>/trial-NNN.msgpack``."""
@@ -173,17 +196,10 @@ def run_into_folder(
     staging = staging_folder(out)
     fingerprint = run_fingerprint(features, config, save_models)
     writer = distributed.is_writer()  # with several processes only process 0 writes
-    if overwrite and staging.exists() and writer and not (resume and _holds_plan(staging, fingerprint)):
-        shutil.rmtree(staging)
-    if (staging / PLAN).is_file():
-        if json.loads((staging / PLAN).read_text()) != fingerprint:
-            raise RunFolderError(f"{staging}: holds an unfinished run of another configuration or feature file; "
-                                 "run that command again to finish it, or pass --overwrite to start afresh")
+    if _open_staging(staging, fingerprint, overwrite=overwrite, resume=resume, writer=writer,
+                     what="an unfinished run of another configuration or feature file"):
         units = sorted(p.name for p in (staging / UNITS).glob("*.json"))
         say(f"continuing the unfinished run in {staging} ({len(units)} unit(s) done)")
-    elif writer:
-        staging.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(staging / PLAN, json.dumps(fingerprint, indent=1))
     started = time.perf_counter()
     try:
         with _stop_on_signals():
@@ -303,16 +319,9 @@ def run_into_folders(
     check_out_dir(out, overwrite=overwrite)
     staging = staging_folder(out)
     plan = {job.name: run_fingerprint(job.features, job.config) for job in jobs}
-    if overwrite and staging.exists() and not (resume and _holds_plan(staging, plan)):
-        shutil.rmtree(staging)
-    if (staging / PLAN).is_file():
-        if json.loads((staging / PLAN).read_text()) != json.loads(json.dumps(plan)):
-            raise RunFolderError(f"{staging}: holds unfinished runs of other jobs, configurations or feature files; "
-                                 "run that command again to finish them, or pass --overwrite to start afresh")
+    if _open_staging(staging, plan, overwrite=overwrite, resume=resume, writer=True,
+                     what="unfinished runs of other jobs, configurations or feature files"):
         say(f"continuing the unfinished runs in {staging}")
-    else:
-        staging.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(staging / PLAN, json.dumps(plan, indent=1))
     runs = {}
     for job in jobs:
         folder = staging / job.name

@@ -66,8 +66,8 @@ def test_a_cache_that_cannot_be_used_is_named_before_any_work(tmp_path):
     (tmp_path / "a-file").write_text("x")
     for root in (tmp_path / "a-file", tmp_path / "a-file" / "below"):
         with pytest.raises(CacheError, match=f"{root}: cannot be used as the cache folder"):
-            Cache(root).check_writable()
-    Cache(tmp_path / "new" / "cache").check_writable()  # created, and left without the scratch file
+            Cache(root).ensure_folder()
+    Cache(tmp_path / "new" / "cache").ensure_folder()  # created
     assert list((tmp_path / "new" / "cache").iterdir()) == []
 
 

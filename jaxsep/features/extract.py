@@ -114,10 +114,10 @@ def featurize(
 
     Raises:
       JaxsepError: the first problem when ``options.strict``; DatasetError when no class keeps two songs;
-        FeatureFileError or CacheError, before any work, when ``out`` or the cache cannot be written.
+        FeatureFileError or CacheError, before any work, when ``out`` cannot be written or the cache folder made.
     """
     check_out_file(out)
-    cache.check_writable()
+    cache.ensure_folder()
     problems = list(problems)
     if options.strict and problems:
         raise DatasetError(problems[0].file, problems[0].problem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -50,11 +51,11 @@ def separate_to_folder(
     """
     out = Path(out)
     progress = progress or Progress()
-    cache.check_writable()
+    cache.ensure_folder()
     folders = {label: label_folder(label) for label in sorted({song.label for song in songs})}
-    for folder in set(folders.values()):
-        sharing = [label for label, name in folders.items() if name == folder]
-        if len(sharing) > 1:
+    for folder, count in Counter(folders.values()).items():
+        if count > 1:
+            sharing = [label for label, name in folders.items() if name == folder]
             raise DatasetError(out, f"labels {sharing} would share the class folder {folder!r}; rename one")
 
     def song_files(song: Song) -> dict[str, Path]:
