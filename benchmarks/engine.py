@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from jaxsep.config import TrainConfig
+from jaxsep.constants import N_FRAMES, N_MELS, PAPER_CLASSES
 from jaxsep.features.toy import toy_features
 from jaxsep.nn.models import create_model, get_spec
 from jaxsep.training.engine import default_unroll, run_trials, stack_trials
@@ -39,7 +40,7 @@ def python_loop(model_name, x, labels, splits, seeds, config, n_classes, unroll=
     compiled = trial_fn.lower(trial(0), data).compile()
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    outs = [jax.block_until_ready(compiled(trial(t), data)) for t in range(len(seeds))]
+    outs = [jax.block_until_ready(compiled(trial(t), data).history) for t in range(len(seeds))]
     run_seconds = time.perf_counter() - start
     history = {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}
     return history, compile_seconds, run_seconds
@@ -48,12 +49,12 @@ def python_loop(model_name, x, labels, splits, seeds, config, n_classes, unroll=
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--songs", type=int, default=66)
-    parser.add_argument("--classes", type=int, default=6)
-    parser.add_argument("--mels", type=int, default=128)
-    parser.add_argument("--frames", type=int, default=458)
+    parser.add_argument("--classes", type=int, default=PAPER_CLASSES)
+    parser.add_argument("--mels", type=int, default=N_MELS)
+    parser.add_argument("--frames", type=int, default=N_FRAMES)
     parser.add_argument("--trials", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--filters", default="16,32")
     parser.add_argument("--model", default="stems3")
     parser.add_argument("--variants", default="loop:1,auto,vmap",

@@ -84,7 +84,7 @@ def measure(args) -> dict:
     """Runs every precision and compares each with the first; returns the JSON this script writes."""
     import jax
 
-    from jaxsep.results.tables import metric_values, test_train_ratio
+    from jaxsep.results.tables import holdout_ratio, metric_values
 
     features = make_features(args)
     precisions = args.precisions.split(",")
@@ -104,7 +104,7 @@ def measure(args) -> dict:
                    "accuracy": [mine[t] for t in shared],
                    "test_loss": [min(r["epochs"]["test_loss"]) for r in entry["trials"] if not r["failed"]]}
             row |= parity([mine[t] for t in shared], [theirs[t] for t in shared],
-                          test_train_ratio=test_train_ratio(results), margin=args.margin)
+                          test_train_ratio=holdout_ratio(results), margin=args.margin)
             rows.append(row)
     device = jax.devices()[0]
     return {"device": f"{device.platform} {device.device_kind}", "jax": jax.__version__,

@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxsep.config import TrainConfig  # light: no JAX in the parent process
+from jaxsep.constants import PAPER_CLASSES
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CHANNELS = {"full": 1, "novox": 1, "stems3": 3, "stems3_dw": 3}
@@ -59,7 +62,6 @@ def worker(args) -> list[dict]:
     """Runs one curve's points in this process; returns ``{trials, songs, devices, compile_s, run_s, ...}``."""
     import jax
 
-    from jaxsep.config import TrainConfig
     from jaxsep.training.engine import run_trials
     from jaxsep.training.splits import make_splits
 
@@ -129,11 +131,11 @@ def main(argv=None):
                         help="CPU-sized: 32 mels x 64 frames, up to 8 trials, clips 66,660 (6,600 with --clips)")
     parser.add_argument("--sections", default="trials,clips,devices")
     parser.add_argument("--model", default="stems3", choices=sorted(CHANNELS))
-    parser.add_argument("--classes", type=int, default=6)
+    parser.add_argument("--classes", type=int, default=PAPER_CLASSES)
     parser.add_argument("--mels", type=int, default=None, help="default 128 (32 with --quick)")
     parser.add_argument("--frames", type=int, default=None, help="default 458 (64 with --quick)")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--filters", default="16,32")
     parser.add_argument("--strategy", default="auto", help="engine strategy of the trials and clips curves")
     parser.add_argument("--max-trials", type=int, default=None, help="default 64 (8 with --quick)")

@@ -48,6 +48,7 @@ import numpy as np
 from machine import cpu_name  # benchmarks/machine.py
 
 from jaxsep.config import TrainConfig
+from jaxsep.constants import PAPER_CLASSES
 from jaxsep.nn.conv import conv2d_same
 from jaxsep.nn.dropout import keep_mask
 from jaxsep.nn.models import build_network
@@ -149,7 +150,7 @@ def _step_data(batch, mels, frames, channels=3):
 def step_rows(batch, mels, frames, calls, repeats):
     """One training step of stems3 at this size under three sets of compiler options."""
     config = TrainConfig(batch_size=batch)
-    parts = make_trial_parts(build_network(False, 6, config), config)
+    parts = make_trial_parts(build_network(False, PAPER_CLASSES, config), config)
     data, trial = _step_data(batch, mels, frames)
     carry, scale, keys = jax.jit(parts.start)(trial, data)
     option_sets = {
@@ -173,7 +174,7 @@ def direct_rows(trials, batch, mels, frames, calls, repeats):
     data, one = _step_data(batch, mels, frames)
     functions, args = {}, {}
     for direct in (False, True):
-        parts = make_trial_parts(build_network(False, 6, config, direct_forward=direct,
+        parts = make_trial_parts(build_network(False, PAPER_CLASSES, config, direct_forward=direct,
                                                shifted_weight_grad=trials > 1), config)
         name = "direct first conv (shifted sums)" if direct else "XLA convolution"
         if trials == 1:
@@ -236,8 +237,8 @@ def trial_step_rows(trials, batch, mels, frames, calls, repeats, trace=None):
     """One training step (stems3) of ``trials`` trials: vmapped in one program against ``trials`` single-trial
     steps dispatched one after another. With ``trace``, profiles 3 vmapped steps and prints the top ops."""
     config = TrainConfig(batch_size=batch)
-    parts = make_trial_parts(build_network(False, 6, config), config)
-    shifted = make_trial_parts(build_network(False, 6, config, shifted_weight_grad=True), config)
+    parts = make_trial_parts(build_network(False, PAPER_CLASSES, config), config)
+    shifted = make_trial_parts(build_network(False, PAPER_CLASSES, config, shifted_weight_grad=True), config)
     data, one = _step_data(batch, mels, frames)
     stacked = jax.tree.map(lambda value: jnp.stack([value] * trials), one._replace(key=None))
     trial = stacked._replace(key=jax.random.split(jax.random.key(0), trials))

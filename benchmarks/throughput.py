@@ -53,6 +53,10 @@ from pathlib import Path
 import numpy as np
 from machine import cpu_name  # benchmarks/machine.py
 
+# Light modules only (no JAX in the parent process: each variant runs in its own).
+from jaxsep.config import TrainConfig
+from jaxsep.constants import N_FRAMES, N_MELS, PAPER_CLASSES
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -134,7 +138,6 @@ def make_data(args):
 
 
 def _config(args):
-    from jaxsep.config import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, precision=args.precision,
                        filters=tuple(int(f) for f in args.filters.split(",")))
@@ -595,15 +598,15 @@ def _valid_spec(spec: str) -> bool:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--songs", type=int, default=66)
-    parser.add_argument("--classes", type=int, default=6)
-    parser.add_argument("--mels", type=int, default=128)
-    parser.add_argument("--frames", type=int, default=458)
+    parser.add_argument("--classes", type=int, default=PAPER_CLASSES)
+    parser.add_argument("--mels", type=int, default=N_MELS)
+    parser.add_argument("--frames", type=int, default=N_FRAMES)
     parser.add_argument("--trials", type=int, default=4, help="trials per model for the engine")
     parser.add_argument("--peer-trials", type=int, default=None,
                         help="trials per model for the peers (jax-loop, torch-*); default --trials; fewer are "
                              "extrapolated to --trials")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--filters", default="16,32")
     parser.add_argument("--precision", default="tf32", help="the JAX variants' --precision (tf32, f32, bf16); "
                                                             "PyTorch runs float32 (torch-tuned: bf16 autocast where "

@@ -9,31 +9,43 @@ The data path, one subpackage per stage:
     training/    splits, the per-trial trainer, the vectorized trial engine, the experiment
     results/     statistics over trials, Table 1, Figure 1, the run folder
     synth/       the built-in synthetic EDM set with true stems
+    workflows/   what a command runs end to end: resumable run folders, the demo, predictions
     cli/         the ``jaxsep`` command line
 
-The top-level names below are the public API of the back half (feature file → results). The audio front end
-and the synthetic set are imported on use, so ``import jaxsep`` stays light (no torch).
+The top-level names below are the public API of the back half (feature file → results). They are loaded on
+first use (PEP 562), so ``import jaxsep`` and its light modules (``jaxsep.config``, ``jaxsep.constants``,
+``jaxsep.options``) import neither JAX nor torch.
 """
 
-from .config import RunConfig, TrainConfig
-from .constants import MAPS, STEMS
-from .errors import (
-    AudioError,
-    ConfigError,
-    FeatureFileError,
-    JaxsepError,
-    RunFolderError,
-)
-from .features.file import FeatureSet, load_features, save_features
-from .nn.models import MODELS, create_model, parameter_table
-from .results.run_folder import load_results, write_run
-from .results.statistics import compare, summarize
-from .results.tables import table_rows
-from .training.engine import run_trials
-from .training.experiment import run_experiment
+from __future__ import annotations
 
-__all__ = [
-    "AudioError", "ConfigError", "FeatureFileError", "FeatureSet", "JaxsepError", "MAPS", "MODELS", "RunConfig",
-    "RunFolderError", "STEMS", "TrainConfig", "compare", "create_model", "load_features", "load_results",
-    "parameter_table", "run_experiment", "run_trials", "save_features", "summarize", "table_rows", "write_run",
-]
+import importlib
+
+#: Public name → the module that defines it.
+_EXPORTS = {
+    "RunConfig": "config", "TrainConfig": "config",
+    "MAPS": "constants", "STEMS": "constants",
+    "AudioError": "errors", "ConfigError": "errors", "FeatureFileError": "errors", "JaxsepError": "errors",
+    "RunFolderError": "errors",
+    "FeatureSet": "features.file", "load_features": "features.file", "save_features": "features.file",
+    "MODELS": "nn.models", "create_model": "nn.models", "parameter_table": "nn.models",
+    "load_results": "results.run_folder", "write_run": "results.run_folder",
+    "compare": "results.statistics", "summarize": "results.statistics",
+    "table_rows": "results.tables",
+    "run_trials": "training.engine",
+    "run_experiment": "training.experiment",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'jaxsep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,14 +1,16 @@
-"""Atomic file writes: a file appears whole under its name or not at all.
+"""Atomic file writes: a file (or a folder) appears whole under its name or not at all.
 
 Every writer in jaxsep (feature files, cache entries, audio, the synthetic set, run folders) writes a
 temporary file in the destination's folder and renames it into place, so a run killed mid-write leaves
-the old file (or none) and no half-written one; the temporary file is removed on any failure.
+the old file (or none) and no half-written one; the temporary file is removed on any failure. Folders are
+built under a hidden name beside their destination and swapped in by :func:`swap_folder`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -53,3 +55,16 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def swap_folder(staging: Path, out: Path) -> None:
+    """Renames the finished folder ``staging`` to ``out`` (both in one folder); an earlier ``out`` is first moved
+    into a fresh hidden folder beside it, then removed, so ``out`` always names a whole folder."""
+    staging, out = Path(staging), Path(out)
+    if not out.exists():
+        staging.rename(out)
+        return
+    trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    out.rename(trash / out.name)
+    staging.rename(out)
+    shutil.rmtree(trash, ignore_errors=True)

@@ -10,17 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from .constants import ROPE
 from .errors import ConfigError
+from .options import Precision, SelectOn, Strategy, choose
 
-SELECT_ON = ("test", "validation")
-#: ``--strategy`` values: "auto" or one of the engine's lowerings (:data:`jaxsep.training.engine.LOWERINGS`).
-STRATEGIES = ("auto", "stepped", "sequential", "vmap", "map")
-#: ``--precision`` values (:mod:`jaxsep.nn.numerics`): ``tf32`` float32 values with XLA's default precision, which on
-#: GPUs with TensorFloat-32 runs convolutions and matmuls in it (JAX's default; on CPU exactly float32); ``f32``
-#: float32 with full-precision convolutions and matmuls everywhere; ``bf16`` bfloat16 activations and
-#: convolutions with float32 parameters, batch-norm statistics, logits and loss.
-PRECISIONS = ("tf32", "f32", "bf16")
-#: Trials a run trains between two saves of its unfinished state (:mod:`jaxsep.runs`): what a killed run loses
+#: Trials a run trains between two saves of its unfinished state (:mod:`jaxsep.workflows.runs`): what a killed run loses
 #: at most, per model.
 TRIALS_PER_UNIT = 10
 
@@ -44,13 +38,14 @@ class TrainConfig:
         ~12 steps, and with 0.99 the running statistics used at test time would still be ~89 % their init.
       bn_epsilon: batch-norm epsilon (Keras' 1e-3).
       test_fraction: share of each class held out for testing (paper: 0.2).
-      select_on: "test" picks the reported epoch by minimum test loss (the paper's protocol, which flatters
-        every model); "validation" picks it on a validation part carved from the training split.
+      select_on: a :class:`~jaxsep.options.SelectOn`: ``test`` picks the reported epoch by minimum test loss (the
+        paper's protocol, which flatters every model); ``validation`` picks it on a validation part carved from
+        the training split.
       validation_fraction: share of the training split held out when ``select_on == "validation"``.
       standardize: standardize each input map with mean/std over the trial's training songs, so the
         conv outputs start near the batch-norm running statistics' init.
-      precision: one of :data:`PRECISIONS`. ``tf32`` (JAX's default) computes exactly as float32 on a CPU;
-        ``bf16`` roughly halves the activations' memory traffic on a GPU and is checked against float32 by
+      precision: a :class:`~jaxsep.options.Precision`. ``tf32`` (JAX's default) computes exactly as float32 on a
+        CPU; ``bf16`` roughly halves the activations' memory traffic on a GPU and is checked against float32 by
         ``benchmarks/precision.py`` (same distribution of selected accuracy over trials).
     """
 
@@ -65,12 +60,15 @@ class TrainConfig:
     bn_momentum: float = 0.9
     bn_epsilon: float = 1e-3
     test_fraction: float = 0.2
-    select_on: str = "test"
+    select_on: SelectOn = SelectOn.TEST
     validation_fraction: float = 0.2
     standardize: bool = True
-    precision: str = "tf32"
+    precision: Precision = Precision.TF32
 
     def __post_init__(self):
+        # Strings are accepted (the CLI, results.json) and kept as members of their table.
+        object.__setattr__(self, "select_on", choose(SelectOn, self.select_on, "select_on"))
+        object.__setattr__(self, "precision", choose(Precision, self.precision, "precision"))
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -87,16 +85,12 @@ class TrainConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
-        if self.select_on not in SELECT_ON:
-            raise ConfigError(f"select_on must be one of {SELECT_ON}, got {self.select_on!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
 
     @property
     def uses_validation(self) -> bool:
-        return self.select_on == "validation"
+        return self.select_on == SelectOn.VALIDATION
 
     def replace(self, **changes) -> "TrainConfig":
         return replace(self, **changes)
@@ -114,7 +108,8 @@ class RunConfig:
       trials_per_chunk: trials compiled and run together; ``None`` picks from a memory estimate.
       concurrent_trials: trials a per-trial lowering runs at once; ``None`` picks by backend
         (:func:`jaxsep.training.engine.default_concurrent_trials`); results never depend on it.
-      strategy: one of :data:`STRATEGIES` (see :mod:`jaxsep.training.engine`); results never depend on it.
+      strategy: a :class:`~jaxsep.options.Strategy` (see :mod:`jaxsep.training.engine`); results never depend on
+        it.
       baseline: the model p-values are computed against (paper: ``novox``).
       reference: also score the classical reference classifier (:mod:`jaxsep.training.classical`) on the
         same splits, as a row of the table.
@@ -128,12 +123,14 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     trials_per_chunk: int | None = None
     concurrent_trials: int | None = None
-    strategy: str = "auto"
+    strategy: Strategy = Strategy.AUTO
     baseline: str = "novox"
     reference: bool = True
-    rope: float = 0.01
+    rope: float = ROPE
 
     def __post_init__(self):
+        object.__setattr__(self, "strategy", choose(Strategy, self.strategy, "strategy",
+                                                    message="unknown strategy {value!r}; choose from {choices}"))
         if self.trials < 1:
             raise ConfigError(f"trials must be >= 1, got {self.trials}")
         if self.seed < 0:
@@ -146,7 +143,5 @@ class RunConfig:
             raise ConfigError("no models chosen")
         if len(set(self.models)) != len(self.models):
             raise ConfigError(f"models listed twice: {list(self.models)}")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {STRATEGIES}")
         if not 0 <= self.rope < 1:
             raise ConfigError(f"rope must be in [0, 1), got {self.rope}")

@@ -24,6 +24,13 @@ SEGMENT_SECONDS = SEGMENT_SAMPLES / SAMPLE_RATE
 #: and what a class-folder data set's song folder must hold beside its true stems.
 MIXTURE = "mixture"
 
+#: Classes of the paper's data set (six EDM subgenres), and of the synthetic set.
+PAPER_CLASSES = 6
+
+#: Default half-width of the region of practical equivalence of the Bayesian comparison: a metric difference
+#: smaller than this counts as no difference (``--rope``).
+ROPE = 0.01
+
 #: Version of the feature-file layout written by :func:`jaxsep.features.file.save_features`.
 FEATURE_FORMAT_VERSION = 1
 

@@ -80,27 +80,27 @@ def test_demo_names_its_own_option_for_impossible_segments(tmp_path, count):
 
 
 def test_pairs_checks_every_pair_before_the_first_trains(tmp_path, monkeypatch):
-    import jaxsep.demo
-    import jaxsep.runs
+    import jaxsep.workflows.demo
+    import jaxsep.workflows.runs
     from jaxsep.config import RunConfig, TrainConfig
     from jaxsep.errors import FeatureFileError
     from jaxsep.features.toy import toy_features
 
     trained = []
-    monkeypatch.setattr(jaxsep.runs, "train_model", lambda name, features, *a, **k: trained.append(features.classes))
+    monkeypatch.setattr(jaxsep.workflows.runs, "train_model", lambda name, features, *a, **k: trained.append(features.classes))
     features = toy_features(songs_per_class=(3, 3, 3), n_mels=8, frames=8)
     config = RunConfig(models=("novox",), trials=2, train=TrainConfig(epochs=1, filters=(2, 2)))
     with pytest.raises(FeatureFileError, match=r"unknown class\(es\) \['polka'\]"):
-        jaxsep.demo.run_pairs(features, [("class0", "class1"), ("class0", "polka")], config, tmp_path / "pairs")
+        jaxsep.workflows.demo.run_pairs(features, [("class0", "class1"), ("class0", "polka")], config, tmp_path / "pairs")
     assert trained == [] and list(tmp_path.iterdir()) == []
 
 
 def test_a_killed_pairs_run_keeps_its_finished_pairs(tmp_path, monkeypatch):
     """Killed while training the second pair, then run again: only that pair trains, and every number, pairs.md
     included, is the uninterrupted run's."""
-    import jaxsep.runs
+    import jaxsep.workflows.runs
     from jaxsep.config import RunConfig, TrainConfig
-    from jaxsep.demo import run_pairs
+    from jaxsep.workflows.demo import run_pairs
     from jaxsep.errors import RunFolderError, RunInterrupted
     from jaxsep.features.toy import toy_features
 
@@ -109,7 +109,7 @@ def test_a_killed_pairs_run_keeps_its_finished_pairs(tmp_path, monkeypatch):
     pairs = [("class0", "class1"), ("class0", "class2")]
     quiet = dict(say=lambda _: None)
     whole = run_pairs(features, pairs, config, tmp_path / "whole", **quiet)
-    real, trained = jaxsep.runs.train_model, []
+    real, trained = jaxsep.workflows.runs.train_model, []
 
     def train(name, subset, *args, **kwargs):
         trained.append(subset.classes)
@@ -117,7 +117,7 @@ def test_a_killed_pairs_run_keeps_its_finished_pairs(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(name, subset, *args, **kwargs)
 
-    monkeypatch.setattr(jaxsep.runs, "train_model", train)
+    monkeypatch.setattr(jaxsep.workflows.runs, "train_model", train)
     with pytest.raises(RunInterrupted, match="run the same command again"):
         run_pairs(features, pairs, config, tmp_path / "killed", **quiet)
     assert not (tmp_path / "killed").exists()

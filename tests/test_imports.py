@@ -158,7 +158,7 @@ def test_every_module_imports_on_its_own():
         return name, fresh.returncode, fresh.stderr[-2000:]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        entry_points = ["jaxsep", "jaxsep.cli", "jaxsep.cli.demo", "jaxsep.demo"]
+        entry_points = ["jaxsep", "jaxsep.cli", "jaxsep.cli.demo", "jaxsep.workflows.demo"]
         failures = [(name, err) for name, code, err in pool.map(import_alone, entry_points) if code != 0]
     assert failures == []
 

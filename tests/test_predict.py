@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from jaxsep.cli import app
 from jaxsep.errors import RunFolderError
 from jaxsep.features.file import load_features
-from jaxsep.predict import load_saved_model, predict
+from jaxsep.workflows.predict import load_saved_model, predict
 from jaxsep.synth import generate_dataset
 
 runner = CliRunner()

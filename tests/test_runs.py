@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from jaxsep.cli import app
 from jaxsep.features.file import save_features
 from jaxsep.features.toy import toy_features
-from jaxsep.runs import staging_folder
+from jaxsep.workflows.runs import partial_folder
 
 ARGS = ["--models", "novox,stems3", "--trials", "12", "--epochs", "2", "--filters", "2,3", "--batch-size", "8",
         "--trials-per-unit", "1"]
@@ -40,7 +40,7 @@ def test_a_killed_run_continues_to_the_numbers_of_an_uninterrupted_one(features,
     assert done.exit_code == 0, done.output
 
     out = tmp_path / "killed"
-    units = staging_folder(out) / "units"
+    units = partial_folder(out) / "units"
     command = [sys.executable, "-c", "from jaxsep.cli import main; main()", "run", str(features), "--out", str(out),
                *ARGS]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -62,15 +62,15 @@ def test_a_killed_run_continues_to_the_numbers_of_an_uninterrupted_one(features,
     again = CliRunner().invoke(app, ["run", str(features), "--out", str(out), *ARGS, "--concurrent-trials", "3"])
     assert again.exit_code == 0, again.output
     assert json.loads((out / "results.json").read_text())["config"]["concurrent_trials"] == 3
-    assert f"continuing the unfinished run in {staging_folder(out)} ({len(kept)} unit(s) done)" in again.output
+    assert f"continuing the unfinished run in {partial_folder(out)} ({len(kept)} unit(s) done)" in again.output
     assert _trials(out) == _trials(whole)
-    assert not staging_folder(out).exists()
+    assert not partial_folder(out).exists()
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in whole.iterdir())
 
 
 def test_overwrite_drops_an_unfinished_run(features, tmp_path):
     out = tmp_path / "run"
-    staging = staging_folder(out)
+    staging = partial_folder(out)
     (staging / "units").mkdir(parents=True)
     (staging / "plan.json").write_text(json.dumps({"config": "something else"}))
     two = ["run", str(features), "--out", str(out), "--models", "novox", "--trials", "2", "--epochs", "1",
@@ -85,11 +85,11 @@ def test_overwrite_drops_an_unfinished_run(features, tmp_path):
 def test_resume_continues_a_matching_unfinished_run_and_discards_another(features, tmp_path, monkeypatch):
     """What `make demo` asks for (`--overwrite --resume`): the last finished run is replaced when the new one
     finishes; an unfinished run of the same configuration is continued, one of another is discarded."""
-    import jaxsep.runs
+    import jaxsep.workflows.runs
     from jaxsep.config import RunConfig, TrainConfig
     from jaxsep.errors import RunInterrupted
     from jaxsep.features.file import load_features
-    from jaxsep.runs import run_into_folder
+    from jaxsep.workflows.runs import run_into_folder
 
     loaded = load_features(features)
     config = RunConfig(models=("novox", "stems3"), trials=2, train=TrainConfig(epochs=1, filters=(2, 3)),
@@ -98,7 +98,7 @@ def test_resume_continues_a_matching_unfinished_run_and_discards_another(feature
     run_into_folder(loaded, config, tmp_path / "whole", **quiet)
     out = tmp_path / "out"
     run_into_folder(loaded, config, out, **quiet)  # the last finished run, to be replaced
-    real, trained, kill = jaxsep.runs.train_model, [], [True]
+    real, trained, kill = jaxsep.workflows.runs.train_model, [], [True]
 
     def train(name, *args, **kwargs):
         trained.append(name)
@@ -107,14 +107,14 @@ def test_resume_continues_a_matching_unfinished_run_and_discards_another(feature
             raise KeyboardInterrupt
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(jaxsep.runs, "train_model", train)
+    monkeypatch.setattr(jaxsep.workflows.runs, "train_model", train)
     with pytest.raises(RunInterrupted):
         run_into_folder(loaded, config, out, overwrite=True, **quiet)
     trained.clear()
     run_into_folder(loaded, config, out, overwrite=True, resume=True, **quiet)
     assert trained == ["stems3"]  # novox's unit was kept
     assert _trials(out) == _trials(tmp_path / "whole")
-    staging = staging_folder(out)
+    staging = partial_folder(out)
     staging.mkdir()
     (staging / "plan.json").write_text(json.dumps({"config": "something else"}))
     trained.clear()

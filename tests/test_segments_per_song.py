@@ -85,7 +85,7 @@ def test_song_scores_are_the_mean_of_segment_probabilities():
     from jaxsep.nn.models import build_network
 
     network = build_network(False, 3, CONFIG.train)
-    final = report.history["final"]
+    final = report.variables
     for t in range(CONFIG.trials):
         rows = plan.rows["test"][t]
         state = jax.tree.map(lambda leaf, t=t: leaf[t], final)

@@ -103,7 +103,7 @@ def test_dsp_separates_a_synthetic_mix():
 def test_torch_is_imported_only_by_demucs():
     code = (
         "import sys, numpy as np\n"
-        "import jaxsep, jaxsep.separation.evaluation, jaxsep.cli.separation, jaxsep.cli, jaxsep.demo\n"
+        "import jaxsep, jaxsep.separation.evaluation, jaxsep.cli.separation, jaxsep.cli, jaxsep.workflows.demo\n"
         "from jaxsep.separation import get_separator, default_separator_name\n"
         "default_separator_name()\n"
         "get_separator('dsp').separate(np.ones((2, 4096), np.float32), 22050)\n"

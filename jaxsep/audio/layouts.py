@@ -38,19 +38,17 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..constants import MIXTURE, STEMS
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
+from ..options import GenreLabel, choose
 from .files import is_audio_file
 from .songs import Problem, Song, drop_small_classes, summarize
-
-#: Values of ``label`` for GiantSteps+: Beatport's genre, or its first sub-genre.
-LABELS = ("genre", "sub-genre")
 
 
 def discover(
     data: str | os.PathLike,
     *,
     classes: Iterable[str] | None = None,
-    label: str = "genre",
+    label: GenreLabel = GenreLabel.GENRE,
     say: Callable[[str], None] | None = None,
 ) -> tuple[list[Song], list[Problem]]:
     """Finds the songs of a data set in any of its layouts (see the module docstring).
@@ -58,7 +56,7 @@ def discover(
     Args:
       data: a class-folder tree, a GiantSteps(+) folder, or a ``.csv`` manifest.
       classes: keep only these class names (case-insensitive); ``None`` keeps all.
-      label: GiantSteps+ only: ``"genre"`` or ``"sub-genre"``.
+      label: GiantSteps+ only: a :class:`~jaxsep.options.GenreLabel` (Beatport's genre or first sub-genre).
       say: receives notes on how the data was read (a root descended into); ``None`` drops them.
 
     Returns:
@@ -69,8 +67,10 @@ def discover(
       DatasetError: ``data`` does not exist, has no recognisable layout or no songs at all, a manifest lacks
         its columns, or a requested class has no songs.
     """
-    if label not in LABELS:
-        raise DatasetError(data, f"unknown label {label!r}; choose from {LABELS}")
+    try:
+        label = choose(GenreLabel, label, "label", message="unknown label {value!r}; choose from {choices}")
+    except ConfigError as error:
+        raise DatasetError(data, str(error)) from None
     data = Path(data)
     if data.is_file() and data.suffix.lower() == ".csv":
         songs, problems = read_manifest(data)
@@ -172,7 +172,7 @@ def read_giantsteps(root: Path) -> tuple[list[Song], list[Problem]]:
     return songs, problems
 
 
-def read_giantsteps_plus(root: Path, *, label: str = "genre") -> tuple[list[Song], list[Problem]]:
+def read_giantsteps_plus(root: Path, *, label: GenreLabel = GenreLabel.GENRE) -> tuple[list[Song], list[Problem]]:
     """Songs of the GiantSteps+ EDM key data set: ``audio/NAME.mp3`` labelled by ``meta/NAME.json`` (Beatport's
     ``genres`` / ``sub_genres``), matched by stem, else by the leading numeric id (see the module docstring)."""
     metas = {p.stem: p for p in sorted((root / "meta").glob("*.json")) if not p.name.startswith(".")}
@@ -215,7 +215,7 @@ def _leading_id(stem: str) -> str:
     return match.group(1) if match else stem
 
 
-def _beatport_label(meta: Path, label: str) -> tuple[str | None, str | None]:
+def _beatport_label(meta: Path, label: GenreLabel) -> tuple[str | None, str | None]:
     """``(label, None)`` from a Beatport JSON file, or ``(None, problem)``."""
     try:
         record = json.loads(meta.read_text(encoding="utf-8"))
@@ -230,7 +230,7 @@ def _beatport_label(meta: Path, label: str) -> tuple[str | None, str | None]:
         return None
 
     genre = first_name("genres")
-    if label == "sub-genre":
+    if label == GenreLabel.SUB_GENRE:
         genre = first_name("sub_genres") or genre
     if genre is None:
         return None, "no genre in the Beatport meta (track skipped)"

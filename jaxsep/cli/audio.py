@@ -19,14 +19,15 @@ from ..audio.layouts import discover
 from ..audio.songs import Problem, Progress
 from ..cache import Cache, default_cache_dir
 from ..features.extract import FeatureOptions, featurize
+from ..options import FeatureDtype, GenreLabel
 from ..separation.export import separate_to_folder
 from ..separation.stems import GIVEN, open_separator
-from .common import CacheDir, ModelRepo, console, fail_cleanly, parse_repeated, say
+from .common import CacheDir, ModelRepo, choices, console, fail_cleanly, parse_repeated, say
 
 Data = Annotated[Path, typer.Argument(exists=True, help="Class folders, a GiantSteps folder or a .csv manifest.")]
 Classes = Annotated[Optional[list[str]], typer.Option(help="Keep only these classes (repeat, or comma-separated).")]
-Label = Annotated[str, typer.Option(help="GiantSteps+ only: label each track by Beatport's 'genre' or its first "
-                                         "'sub-genre'.")]
+Label = Annotated[str, typer.Option(help=f"[{choices(GenreLabel)}] GiantSteps+ only: label each track by Beatport's "
+                                         "genre or its first sub-genre.")]
 Start = Annotated[Optional[float], typer.Option(min=0.0, help="Segment start (s) for songs without their own; "
                                                               "default: the drop.")]
 Pad = Annotated[bool, typer.Option(help="Pad songs shorter than a segment (10.63 s) with silence instead of "
@@ -67,7 +68,7 @@ def features_command(
     out: Annotated[Path, typer.Option(help="Feature file to write (.npz).")] = Path("features.npz"),
     separator: SeparatorChoice = None,
     classes: Classes = None,
-    label: Label = "genre",
+    label: Label = GenreLabel.GENRE.value,
     start: Start = None,
     pad: Pad = False,
     strict: Strict = False,
@@ -84,7 +85,7 @@ def features_command(
     chosen = open_separator(separator, model_repo=model_repo, device=device)
     name = chosen if chosen == GIVEN else chosen.name
     say(f"{len(songs)} songs, separator {name}")
-    options = FeatureOptions(start=start, pad=pad, strict=strict, dtype="float32" if float32 else "float16",
+    options = FeatureOptions(start=start, pad=pad, strict=strict, dtype=FeatureDtype.FLOAT32 if float32 else FeatureDtype.FLOAT16,
                              segments_per_song=segments_per_song)
     with _bar() as bar:
         run = featurize(songs, out=out, separator=chosen, cache=Cache(cache or default_cache_dir(), force=force),
@@ -100,7 +101,7 @@ def separate_command(
     separator: Annotated[Optional[str], typer.Option(help="dsp or demucs (default: demucs if its weights are "
                                                           "found, else dsp).")] = None,
     classes: Classes = None,
-    label: Label = "genre",
+    label: Label = GenreLabel.GENRE.value,
     start: Start = None,
     pad: Pad = False,
     strict: Strict = False,

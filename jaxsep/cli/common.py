@@ -15,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..config import PRECISIONS, STRATEGIES, RunConfig, TrainConfig
+from ..config import RunConfig, TrainConfig
 from ..errors import JaxsepError, RunInterrupted
+from .. import options
 
 #: Progress, notes and errors (stderr); tables and results go to :data:`out` (stdout).
 console = Console(stderr=True)
@@ -98,12 +99,22 @@ KernelSize = Annotated[int, typer.Option(help="Conv window side.")]
 L1 = Annotated[float, typer.Option(help="L1 penalty on kernels.")]
 L2 = Annotated[float, typer.Option(help="L2 penalty on kernels.")]
 Dropout = Annotated[float, typer.Option(help="Dropout before the dense layer.")]
-SelectOn = Annotated[str, typer.Option(help="Pick each trial's epoch on the 'test' (paper) or 'validation' loss.")]
-Strategy = Annotated[str, typer.Option(help=f"Engine lowering: {', '.join(STRATEGIES)} (same numbers).")]
-Precision = Annotated[str, typer.Option(help=f"Arithmetic: {', '.join(PRECISIONS)}. tf32 is JAX's default (exactly "
-                                             "float32 on a CPU; TensorFloat-32 convolutions on recent GPUs), f32 "
-                                             "full float32 everywhere, bf16 bfloat16 activations with float32 "
-                                             "weights and statistics.")]
+
+
+def choices(kind) -> str:
+    """``"a|b|c"``: an option's closed set of values (:mod:`jaxsep.options`), for its help text."""
+    return "|".join(options.names(kind))
+
+
+# Closed sets stay strings here and are checked by the configuration, so a bad value is one line naming the
+# choices (exit status 1) like every other bad input.
+SelectOn = Annotated[str, typer.Option(help=f"[{choices(options.SelectOn)}] Pick each trial's epoch on the test "
+                                            "loss (the paper's rule) or on a validation part's.")]
+Strategy = Annotated[str, typer.Option(help=f"[{choices(options.Strategy)}] Engine lowering (same numbers).")]
+Precision = Annotated[str, typer.Option(help=f"[{choices(options.Precision)}] Arithmetic: tf32 is JAX's default "
+                                             "(exactly float32 on a CPU; TensorFloat-32 convolutions on recent "
+                                             "GPUs), f32 full float32 everywhere, bf16 bfloat16 activations with "
+                                             "float32 weights and statistics.")]
 Chunk = Annotated[Optional[int], typer.Option(help="Trials per compiled call (default: from a memory estimate).")]
 Concurrent = Annotated[Optional[int], typer.Option(help="Trials run at once by the sequential and stepped "
                                                         "lowerings (default: 2 on CPU, 1 elsewhere; same numbers).")]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..cache import Cache, default_cache_dir
-from ..demo import DEMO_DIFFICULTY, DEMO_SEGMENTS, DEMO_TRIALS, run_demo, run_pairs
+from ..workflows.demo import DEMO_DIFFICULTY, DEMO_SEGMENTS, DEMO_TRIALS, run_demo, run_pairs
 from ..results.run_folder import COMPARISON, PAIRS
 from .common import (
     RUN,

@@ -26,7 +26,7 @@ def predict_command(
     """Classify new songs: the run's front end (segment, separator, mels), then every saved trial of one
     model; prints each song's ensemble class, its probability and how many trials agree."""
     from ..atomic import write_text_atomic
-    from ..predict import predict, predictions_json
+    from ..workflows.predict import predict, predictions_json
 
     predictions, problems = predict(run, songs, model=model, cache=Cache(cache or default_cache_dir()),
                                     model_repo=model_repo, say=say)

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ..config import TRIALS_PER_UNIT, RunConfig, TrainConfig
+from ..constants import N_FRAMES, N_MELS, PAPER_CLASSES
 from ..errors import ConfigError
 from .common import (
     L1,
@@ -84,7 +85,7 @@ def run(
     several processes share the trials."""
     from ..features.file import load_features
     from ..nn.models import required_maps
-    from ..runs import run_into_folder
+    from ..workflows.runs import run_into_folder
     from ..training import distributed
 
     joined = distributed.initialize(coordinator, num_processes, process_id)
@@ -120,9 +121,9 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run folder holding re
 
 
 def params(
-    n_classes: Annotated[int, typer.Option(help="Classes of the dense layer.")] = 6,
-    mels: Annotated[int, typer.Option(help="Mel bands of the input.")] = 128,
-    frames: Annotated[int, typer.Option(help="Frames of the input.")] = 458,
+    n_classes: Annotated[int, typer.Option(help="Classes of the dense layer.")] = PAPER_CLASSES,
+    mels: Annotated[int, typer.Option(help="Mel bands of the input.")] = N_MELS,
+    frames: Annotated[int, typer.Option(help="Frames of the input.")] = N_FRAMES,
     filters: Filters = join(TRAIN.filters),
     kernel_size: KernelSize = TRAIN.kernel_size,
 ):

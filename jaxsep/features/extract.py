@@ -44,6 +44,7 @@ from ..constants import (
     SEGMENT_SECONDS,
 )
 from ..errors import ConfigError, DatasetError
+from ..options import FeatureDtype, choose
 
 # The separation package imports torch only when demucs runs, so the front end stays torch-free.
 from ..separation.base import Separator
@@ -63,7 +64,7 @@ class FeatureOptions:
       pad: pad songs shorter than a segment with silence instead of skipping them.
       strict: stop at the first problem instead of skipping the song.
       n_fft, hop_length, n_mels: mel parameters (the paper's by default).
-      dtype: storage type of the maps in the feature file (``float16`` halves the file; 0.03 dB steps).
+      dtype: a :class:`~jaxsep.options.FeatureDtype`, the storage type of the maps in the feature file.
       stem_tolerance_db: given stems must add up to the mix with a residual this many dB below the mix.
       segments_per_song: non-overlapping segments taken from each song (the drop first, then the next best);
         1 is the paper's protocol. A song too short for them is skipped.
@@ -75,11 +76,12 @@ class FeatureOptions:
     n_fft: int = N_FFT
     hop_length: int = HOP_LENGTH
     n_mels: int = N_MELS
-    dtype: str = "float16"
+    dtype: FeatureDtype = FeatureDtype.FLOAT16
     stem_tolerance_db: float = 20.0
     segments_per_song: int = 1
 
     def __post_init__(self):
+        object.__setattr__(self, "dtype", choose(FeatureDtype, self.dtype, "dtype"))
         if self.segments_per_song < 1:
             raise ConfigError(f"segments per song must be >= 1, got {self.segments_per_song}")
 

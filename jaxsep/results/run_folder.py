@@ -18,6 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..atomic import swap_folder
 from ..errors import FeatureFileError, RunFolderError
 from ..features.file import FeatureSet, load_features
 from ..training.experiment import RESULTS_FORMAT_VERSION
@@ -113,13 +114,7 @@ def staged_folder(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         yield staging
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            out.rename(trash / out.name)
-            staging.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            staging.rename(out)
+        swap_folder(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .statistics import compare
-from .tables import metric_values, paired_values, test_train_ratio
+from .tables import holdout_ratio, metric_values, paired_values, rope_of
 
 
 def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str = "separator") -> str:
@@ -31,8 +31,8 @@ def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str
     first = runs[reference]
     same_songs = all(r["data"]["song_ids"] == first["data"]["song_ids"] for r in runs.values())
     models = list(first["models"])
-    ratio = test_train_ratio(first)
-    rope = first["config"].get("rope", 0.01)
+    ratio = holdout_ratio(first)
+    rope = rope_of(first)
     lines = [
         f"Mean test {metric} over {first['config']['trials']} trials per {kind}; each {kind} against "
         f"`{reference}`, paired by trial, corrected for the overlap of training sets (Δ [95% CI], p, P(better "

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as sps
 
+from ..constants import ROPE
+
 #: Coverage of every interval reported.
 LEVEL = 0.95
-#: Default half-width of the region of practical equivalence (a metric difference smaller than this is "equal").
-ROPE = 0.01
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import fields
 import numpy as np
 
 from ..config import TrainConfig
+from ..constants import ROPE
 from .statistics import Comparison, Summary, compare, holm, summarize
 
 #: The paper's Table 1 (mean test metrics over 50 trials), for side-by-side printing.
@@ -56,10 +57,15 @@ def metric_values(entry: dict, metric: str, which: str = "chosen") -> dict[int, 
     return values
 
 
-def test_train_ratio(results: dict) -> float:
+def holdout_ratio(results: dict) -> float:
     """``n_test / n_train`` songs of one trial (validation songs in neither) for the corrected test."""
     split = results["split"]
     return split["test"] / split["train"]
+
+
+def rope_of(results: dict) -> float:
+    """The run's region of practical equivalence (:data:`jaxsep.constants.ROPE` for runs that predate it)."""
+    return results["config"].get("rope", ROPE)
 
 
 def _entries(results: dict) -> list[tuple[str, str, dict]]:
@@ -80,8 +86,8 @@ def paired_values(entry: dict, baseline: dict, metric: str) -> tuple[np.ndarray,
 def table_rows(results: dict, *, seed: int = 0, n_resamples: int = 10_000) -> list[dict]:
     """One row per model and reference row with the :data:`COLUMNS` (NaN where a value does not apply)."""
     baseline = results["models"].get(results["config"].get("baseline"))
-    ratio = test_train_ratio(results)
-    rope = results["config"].get("rope", 0.01)
+    ratio = holdout_ratio(results)
+    rope = rope_of(results)
     rows = []
     for name, kind, entry in _entries(results):
         trials = entry["trials"]
@@ -175,7 +181,7 @@ def table_markdown(results: dict, rows: list[dict]) -> str:
     if detectable:
         lines += ["", "Smallest F1 difference from the baseline this run could call significant at 5 % (corrected "
                   "SE × t₀.₉₇₅, J−1): " + ", ".join(detectable) + ". "
-                  f"P: the Bayesian correlated t-test's posterior mass below −{results['config'].get('rope', 0.01)}, "
+                  f"P: the Bayesian correlated t-test's posterior mass below −{rope_of(results)}, "
                   "within, and above. The naive paired t and Wilcoxon p-values (they assume independent trials) "
                   "are in table.csv."]
     lines += ["", "Epoch selection (mean accuracy / F1 by rule; optimism = the paper's rule minus the last epoch):",

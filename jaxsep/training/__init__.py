@@ -3,7 +3,7 @@
     splits.make_splits           stratified 80/20 (and validation) splits, one per trial seed; class weights
     metrics                      accuracy, macro-F1, confusion counts of one trial (jnp, masked)
     trainer.make_train_trial     one trial as a pure function ``(trial, data) -> history`` (epochs as scans)
-    trainer.SteppedTrial         the same trial driven a few unrolled steps per call (XLA:CPU)
+    stepped.SteppedTrial         the same trial driven a few unrolled steps per call (XLA:CPU)
     engine.run_trials            all trials of one model: vmap / map / sequential / stepped, sharded, chunked
     xla_options                  per-program XLA compiler options chosen by measurement
     experiment.run_experiment    every model over the same splits → the results dict of a run

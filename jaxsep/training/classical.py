@@ -15,7 +15,7 @@ import numpy as np
 
 from ..features.file import FeatureSet
 from ..features.summary import summary_matrix
-from .outcomes import class_f1, macro_f1
+from .outcomes import macro_f1, trial_entry
 
 #: The reference row's name in results.json and the tables.
 NAME = "logreg"
@@ -57,8 +57,8 @@ def run_reference(features: FeatureSet, plan) -> dict:
     probabilities are the mean of its segments'.
 
     Returns:
-      ``{"description", "trials": [...]}`` with records shaped like the CNNs' (``chosen`` = ``last`` = every
-      selection: there are no epochs).
+      ``{"description", "trials": [...]}`` with records shaped like the CNNs' (:func:`~jaxsep.training.outcomes.
+      trial_entry`; ``chosen`` = ``last`` = every selection: there are no epochs).
     """
     meta = features.meta
     x = summary_matrix(features.select_maps((MAP,))[..., 0], sample_rate=int(meta["sample_rate"]),
@@ -74,14 +74,10 @@ def run_reference(features: FeatureSet, plan) -> dict:
         predicted = probabilities.argmax(axis=1)
         truth = song_labels[test]
         picked = np.clip(probabilities[np.arange(len(test)), truth], 1e-12, 1.0)
-        metrics = {"loss": float(-np.mean(np.log(picked))), "accuracy": float(np.mean(predicted == truth)),
-                   "f1": macro_f1(truth, predicted, features.n_classes)}
-        records.append({
-            "trial": t, "seed": int(seed), "test_songs": test.tolist(), "true_labels": truth.tolist(),
-            "failed": False, "diverged": False,
-            "selections": {rule: {"epoch": 0, **metrics} for rule in ("test", "last")},
-            "chosen_epoch": 0, "chosen": metrics, "last": metrics,
-            "predicted_labels": predicted.tolist(), "probabilities": np.round(probabilities, 6).tolist(),
-            "class_f1": class_f1(truth, predicted, features.n_classes),
-        })
+        # One "epoch": the fitted classifier's test scores (no training curve, no epoch to choose).
+        scores = {"test_loss": [-np.mean(np.log(picked))], "test_accuracy": [np.mean(predicted == truth)],
+                  "test_f1": [macro_f1(truth, predicted, features.n_classes)], "test_predictions": [predicted],
+                  "test_probabilities": [probabilities]}
+        records.append(trial_entry({k: np.asarray(v) for k, v in scores.items()}, trial=t, seed=seed,
+                                   test_songs=test, true_labels=truth, n_classes=features.n_classes, epochs=False))
     return {"description": DESCRIPTION, "trials": records}

@@ -74,9 +74,9 @@ def my_trials(n_trials: int) -> np.ndarray:
     return np.arange(jax.process_index(), n_trials, jax.process_count())
 
 
-def gather(history: dict, n_trials: int) -> dict:
-    """Every process's share of a history (arrays with a leading axis over :func:`my_trials`) reassembled in
-    trial order on every process: ``(n_trials, ...)`` arrays."""
+def gather(tree, n_trials: int):
+    """Every process's share of a pytree of arrays with a leading axis over :func:`my_trials` (a history, trained
+    variables) reassembled in trial order on every process: ``(n_trials, ...)`` arrays."""
     from jax.experimental import multihost_utils
 
     count = jax.process_count()
@@ -87,7 +87,7 @@ def gather(history: dict, n_trials: int) -> dict:
         extra = per_process - leaf.shape[0]
         return np.concatenate([leaf, np.repeat(leaf[-1:], extra, axis=0)]) if extra else leaf
 
-    stacked = multihost_utils.process_allgather(jax.tree.map(padded, history), tiled=False)
+    stacked = multihost_utils.process_allgather(jax.tree.map(padded, tree), tiled=False)
 
     def reorder(leaf):
         leaf = np.asarray(leaf)  # (processes, per_process, ...): trial t sits at [t mod N, t // N]

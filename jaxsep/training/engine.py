@@ -12,7 +12,7 @@ tested):
 * ``"sequential"``: one compiled single-trial program (epochs and batches as ``lax.scan``), dispatched once
   per trial, asynchronously.
 * ``"stepped"``: the same trial driven from Python a few unrolled training steps per jitted call
-  (:class:`jaxsep.training.trainer.SteppedTrial`), dispatched asynchronously.
+  (:class:`jaxsep.training.stepped.SteppedTrial`), dispatched asynchronously.
 
 The two per-trial lowerings run ``concurrent_trials`` trials at once on their device, each from its own host
 thread (:func:`default_concurrent_trials`: two on CPU, where one trial leaves the cores idle between and inside
@@ -38,7 +38,7 @@ import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import jax
@@ -47,15 +47,18 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from ..config import STRATEGIES, TrainConfig
+from ..config import TrainConfig
 from ..errors import ConfigError
 from ..nn.models import build_network, get_spec
+from ..options import Batching, LoweringName, Strategy, choose
+from .stepped import SteppedTrial
 from .trainer import (
+    STEPS_PER_CALL,
     History,
     Hyperparameters,
-    SteppedTrial,
     Trial,
     TrialData,
+    TrialOutput,
     make_train_trial,
     trial_data,
 )
@@ -70,57 +73,53 @@ class Lowering:
       name: the ``--strategy`` value.
       per_trial: the program trains one trial and is dispatched once per trial, on one device (on CPU a few
         at once: :func:`default_concurrent_trials`); else one program runs a whole chunk of trials.
-      batching: how a chunk program runs its trials: ``"vmap"`` (all at once; memory grows with the chunk),
-        ``"map"`` (``lax.map``, one after another), or ``None`` for per-trial programs.
+      batching: how a chunk program runs its trials: all at once (memory grows with the chunk) or one after
+        another (``lax.map``); ``None`` for per-trial programs.
       stepped: driven from Python a few unrolled steps per call instead of one scanned program.
     """
 
-    name: str
+    name: LoweringName
     per_trial: bool
-    batching: str | None
+    batching: Batching | None
     stepped: bool = False
 
     @property
     def shifted_weight_grad(self) -> bool:
         """Under ``vmap`` jax batches a per-trial conv weight gradient into a grouped convolution that
         XLA:GPU runs slowly; the shifted-contraction weight gradient batches into plain matrix products."""
-        return self.batching == "vmap"
+        return self.batching == Batching.VMAP
 
 
-LOWERINGS: dict[str, Lowering] = {
+LOWERINGS: dict[LoweringName, Lowering] = {
     lowering.name: lowering
     for lowering in (
-        Lowering("vmap", per_trial=False, batching="vmap"),
-        Lowering("map", per_trial=False, batching="map"),
-        Lowering("sequential", per_trial=True, batching=None),
-        Lowering("stepped", per_trial=True, batching=None, stepped=True),
+        Lowering(LoweringName.VMAP, per_trial=False, batching=Batching.VMAP),
+        Lowering(LoweringName.MAP, per_trial=False, batching=Batching.MAP),
+        Lowering(LoweringName.SEQUENTIAL, per_trial=True, batching=None),
+        Lowering(LoweringName.STEPPED, per_trial=True, batching=None, stepped=True),
     )
 }
 
 #: On CPU, ``"auto"`` unrolls a whole trial into one program up to this many training steps (the paper's
 #: protocol has 12; benchmarks/RESULTS.md, "Lowerings, and before / after").
 UNROLLED_STEPS_MAX = 24
-#: Training steps per jitted call of the ``"stepped"`` driver by default (the paper's epoch has 2; a larger
-#: data set's epoch runs in calls of 8 steps, so compile time stays bounded).
-STEPS_PER_CALL = 8
 _TRIAL_AXIS = "trials"
 
 
-def resolve_strategy(strategy: str, backend: str | None = None, steps_per_trial: int | None = None) -> str:
+def resolve_strategy(strategy: str, backend: str | None = None, steps_per_trial: int | None = None) -> LoweringName:
     """Maps ``"auto"`` to the lowering measured fastest on ``backend`` (default: JAX's default backend).
 
     On CPU: ``"sequential"`` (the whole trial one fully unrolled program) when a trial has at most
     :data:`UNROLLED_STEPS_MAX` training steps, else ``"stepped"`` (unrolled programs grow in compile time and
     memory with the steps). Elsewhere ``"sequential"`` with rolled loops (see the module docstring).
     """
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
-    if strategy != "auto":
-        return strategy
+    strategy = choose(Strategy, strategy, "strategy", message="unknown strategy {value!r}; choose from {choices}")
+    if strategy != Strategy.AUTO:
+        return LoweringName(strategy)
     if (backend or jax.default_backend()) != "cpu":
-        return "sequential"
+        return LoweringName.SEQUENTIAL
     small = steps_per_trial is not None and steps_per_trial <= UNROLLED_STEPS_MAX
-    return "sequential" if small else "stepped"
+    return LoweringName.SEQUENTIAL if small else LoweringName.STEPPED
 
 
 def default_unroll(backend: str | None = None) -> int | bool:
@@ -131,8 +130,8 @@ def default_unroll(backend: str | None = None) -> int | bool:
 
 def default_direct_forward(backend: str | None = None) -> bool:
     """Whether the first conv's forward pass (training and evaluation) is written as shifted sums
-    (:func:`jaxsep.nn.conv.conv2d_direct`): on CPU, where it trained ~1.2× faster at the paper's size and
-    evaluated faster too (benchmarks/RESULTS.md, "A direct first convolution", "Evaluation and one-pass batch
+    (:func:`jaxsep.nn.conv.conv2d_direct`): on CPU, where it trained and evaluated faster at the paper's size
+    (benchmarks/RESULTS.md, "A direct first convolution", "Evaluation and one-pass batch
     statistics"); not measured on a GPU yet, so off there."""
     return (backend or jax.default_backend()) == "cpu"
 
@@ -166,22 +165,25 @@ def n_trials_of(trials: Trial) -> int:
     return len(trials.key)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineReport:
     """What one model's trials returned and cost.
 
     Attributes:
       history: per-trial, per-epoch arrays with a leading ``(trials,)`` axis (see :mod:`jaxsep.training.trainer`).
+      variables: every trial's trained variables with a leading ``(trials,)`` axis, when asked for
+        (``keep_state``), else None.
       compile_seconds, run_seconds: wall time spent compiling and running (summed over chunk shapes).
       strategy, chunk, devices, concurrent_trials: how the trials were run.
     """
 
     history: History
+    variables: dict | None
     compile_seconds: float
     run_seconds: float
-    strategy: str
+    strategy: LoweringName
     chunk: int
-    devices: list[str] = field(default_factory=list)
+    devices: tuple[str, ...] = ()
     concurrent_trials: int = 1
 
 
@@ -240,7 +242,7 @@ class TrialRunner:
       unroll: unroll of the epoch/batch scans of the scanned lowerings (default: :func:`default_unroll`).
       steps_per_call: training steps per jitted call of ``"stepped"`` (default :data:`STEPS_PER_CALL`).
       steps_per_trial: training steps of one trial, for ``"auto"`` (see :func:`resolve_strategy`).
-      keep_state: return each trial's trained variables too (``history["final"]``).
+      keep_state: return each trial's trained variables too (:attr:`TrialOutput.variables`).
       segments_per_song: rows per song in the trials' index arrays (test metrics score songs).
       direct_forward: the first conv's forward pass as shifted sums (default:
         :func:`default_direct_forward`).
@@ -315,7 +317,7 @@ class TrialRunner:
         except (AttributeError, TypeError, NotImplementedError):
             return None
 
-    def run(self, trials: Trial, data: TrialData, on_trial: Callable[[int], None] | None = None) -> History:
+    def run(self, trials: Trial, data: TrialData, on_trial: Callable[[int], None] | None = None) -> TrialOutput:
         """Runs one chunk: ``trials`` with a leading ``(chunk,)`` axis, a multiple of the device count.
         ``on_trial(n)`` is called as trials finish (per trial for single-trial lowerings, else per chunk)."""
         program = self.compiled(trials, data)
@@ -326,7 +328,7 @@ class TrialRunner:
             on_trial(n_trials_of(trials))
         return out
 
-    def _run_per_trial(self, program, trials: Trial, data: TrialData, on_trial) -> History:
+    def _run_per_trial(self, program, trials: Trial, data: TrialData, on_trial) -> TrialOutput:
         """Runs the trials one by one, or ``concurrent_trials`` at a time, each from its own host thread
         (trials are independent programs on the same device, so the runtime overlaps them)."""
         # Slice the trials on the host: indexing a device array compiles a small program per array shape on
@@ -334,7 +336,7 @@ class TrialRunner:
         host = jax.tree.map(np.asarray, trials)
         n = n_trials_of(host)
 
-        def dispatch(t: int) -> History:
+        def dispatch(t: int) -> TrialOutput:
             return program(self._place_trials(_take(host, t)), data)
 
         if self.concurrent_trials == 1:
@@ -361,7 +363,8 @@ class TrialRunner:
 
 
 def _memory_budget(device) -> float:
-    """Bytes the engine may use on ``device``: 80 % of the accelerator's limit, or half the host's RAM."""
+    """Bytes the engine may use on ``device``: 80 % of the accelerator memory still free (its limit less what is
+    in use), or half the host's RAM."""
     stats = None
     try:
         stats = device.memory_stats()
@@ -452,7 +455,7 @@ def run_trials(
         same numbers).
       hyper: per-trial :class:`~jaxsep.training.trainer.Hyperparameters`, each ``(trials,)``; default: the
         values of ``config`` for every trial (a sweep passes its grid here).
-      keep_state: also return every trial's trained variables, ``history["final"]`` (for saved models).
+      keep_state: also return every trial's trained variables (:attr:`EngineReport.variables`, for saved models).
       segments_per_song: K when ``splits`` hold K consecutive rows per song (:func:`jaxsep.training.splits.rows_of`);
         test and validation metrics then score songs by the mean of their segments' probabilities.
       progress: called with the number of trials finished after each chunk (or trial).
@@ -489,13 +492,14 @@ def run_trials(
         out = runner.run(padded, data, on_trial=report)
         run_seconds += time.perf_counter() - begin
         pieces.append(jax.tree.map(lambda leaf, n=n_part: leaf[:n], out))
-    history = jax.tree.map(lambda *leaves: np.concatenate(leaves), *pieces)
+    output = jax.tree.map(lambda *leaves: np.concatenate(leaves), *pieces)
     return EngineReport(
-        history=history,
+        history=output.history,
+        variables=output.variables,
         compile_seconds=runner.compile_seconds,
         run_seconds=run_seconds,
         strategy=runner.strategy,
         chunk=chunk,
-        devices=[str(d) for d in runner.devices],
+        devices=tuple(str(d) for d in runner.devices),
         concurrent_trials=runner.concurrent_trials,
     )

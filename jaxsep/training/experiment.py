@@ -24,14 +24,13 @@ from ..features.file import FeatureSet
 from ..nn.models import get_spec, required_maps
 from . import classical, distributed
 from .engine import run_trials
-from .outcomes import trial_record
+from .outcomes import trial_entry
 from .splits import check_splittable, make_splits, rows_of
+from .trainer import TrialOutput
 
 #: Version of the results.json layout (2: corrected statistics, every epoch-selection rule, divergence,
 #: probabilities, split sizes, the reference row).
 RESULTS_FORMAT_VERSION = 2
-#: History entries with a per-song axis: stored once, for the chosen epoch, not per epoch.
-_PER_SONG = ("test_predictions", "test_probabilities")
 
 
 def package_versions() -> dict[str, str]:
@@ -49,22 +48,18 @@ def _trial_records(history: dict[str, np.ndarray], splits: dict, labels: np.ndar
                    n_classes: int, trial_indices) -> list[dict]:
     """Per-trial JSON records from the engine's ``(trials, epochs, ...)`` history (``trial_indices``: each
     row's trial number in the run)."""
-    records = []
-    for t, seed in enumerate(seeds):
-        test_labels = labels[splits["test"][t]]
-        record = {
-            "trial": int(trial_indices[t]),
-            "seed": int(seed),
-            "test_songs": splits["test"][t].tolist(),
-            "true_labels": test_labels.tolist(),
-            "epochs": {k: history[k][t].tolist() for k in history if k not in _PER_SONG},
-        }
-        if splits["validation"].shape[1]:
-            record["validation_songs"] = splits["validation"][t].tolist()
-        one = {k: v[t] for k, v in history.items()}
-        record |= trial_record(one, select_on=select_on, n_classes=n_classes, test_labels=test_labels)
-        records.append(record)
-    return records
+    return [trial_entry({k: v[t] for k, v in history.items()}, trial=trial_indices[t], seed=seed,
+                        test_songs=splits["test"][t], true_labels=labels[splits["test"][t]], n_classes=n_classes,
+                        select_on=select_on, validation_songs=splits["validation"][t])
+            for t, seed in enumerate(seeds)]
+
+
+class ModelRun(NamedTuple):
+    """One model's trials: its ``results.json`` entry and, when asked for, every trial's trained variables
+    (:attr:`jaxsep.training.trainer.TrialOutput.variables` with a leading trial axis)."""
+
+    entry: dict
+    variables: dict | None = None
 
 
 class TrialPlan(NamedTuple):
@@ -122,15 +117,15 @@ def train_model(
     keep_state: bool = False,
     devices=None,
     progress: Callable[[str, int, int], None] | None = None,
-) -> dict:
-    """Trials of one model; returns its entry of ``results["models"]``.
+) -> ModelRun:
+    """Trials of one model: its entry of ``results["models"]`` and, with ``keep_state``, its trained variables.
 
     Args:
       plan: the run's :class:`TrialPlan`.
       trials: the trial numbers to train (default: all); a run trains its trials in units and the records keep
         their numbers.
-      keep_state: add ``"final"``, the trained variables of every trial (:func:`jaxsep.training.trainer.final_state`
-        with a leading trial axis), for saved models; it is not JSON and the caller takes it out.
+      keep_state: also return the trained variables of every trial (:func:`jaxsep.training.trainer.final_state`
+        with a leading trial axis), for saved models.
       progress: called as ``progress(model, trials_done, trials)`` for these trials.
     """
     spec = get_spec(name)
@@ -157,9 +152,9 @@ def train_model(
         segments_per_song=plan.segments_per_song,
         progress=None if progress is None else (lambda done: progress(name, done, len(local))),
     )
+    output = TrialOutput(report.history, report.variables)
     if jax.process_count() > 1:
-        report.history = distributed.gather(report.history, len(trials))
-    final = report.history.pop("final", None)
+        output = distributed.gather(output, len(trials))
     entry = {
         "maps": list(spec.maps),
         "description": spec.description,
@@ -171,10 +166,10 @@ def train_model(
             "devices": report.devices,
             "concurrent_trials": report.concurrent_trials,
         },
-        "trials": _trial_records(report.history, {k: v[trials] for k, v in plan.songs.items()},
+        "trials": _trial_records(output.history, {k: v[trials] for k, v in plan.songs.items()},
                                  features.song_labels, seeds, config.train.select_on, features.n_classes, trials),
     }
-    return entry | {"final": final} if keep_state else entry
+    return ModelRun(entry, output.variables)
 
 
 def results_header(features: FeatureSet, config: RunConfig, plan: TrialPlan, devices=None) -> dict:
@@ -234,7 +229,7 @@ def run_experiment(
     """
     plan = trial_plan(features, config)
     started = time.perf_counter()
-    models = {name: train_model(name, features, config, plan, devices=devices, progress=progress)
+    models = {name: train_model(name, features, config, plan, devices=devices, progress=progress).entry
               for name in config.models}
     reference = classical.run_reference(features, plan) if config.reference else None
     return assemble_results(features, config, plan, models, reference, seconds=time.perf_counter() - started,

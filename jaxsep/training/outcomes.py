@@ -16,7 +16,12 @@ may not recover from. Diverged trials stay in the statistics; the table counts t
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+
+from ..options import SelectOn
+from .trainer import PER_SONG
 
 #: A trial diverged when an epoch's mean training loss exceeds this multiple of its first step's loss.
 DIVERGENCE_FACTOR = 3.0
@@ -79,13 +84,12 @@ def trial_record(history: dict[str, np.ndarray], *, select_on: str, n_classes: i
       test_labels: true labels of the trial's test songs, ``(n_test,)``.
 
     Returns:
-      ``failed`` (and ``failed_epoch``), else ``diverged``, ``selections`` (``{rule: {epoch, loss, accuracy,
-      f1}}``), ``chosen_epoch``, ``chosen`` and ``last`` (metrics), ``predicted_labels``, ``probabilities``
-      ``(n_test, n_classes)`` and ``class_f1`` at the chosen epoch.
+      ``failed`` (and ``failed_epoch``), else ``diverged`` (never, for a history without ``train_loss``: a
+      classifier fitted in one go), ``selections`` (``{rule: {epoch, loss, accuracy, f1}}``), ``chosen_epoch``,
+      ``chosen`` and ``last`` (metrics), ``predicted_labels``, ``probabilities`` ``(n_test, n_classes)`` and
+      ``class_f1`` at the chosen epoch.
     """
-    losses = [history["train_loss"], history["test_loss"]]
-    if "validation_loss" in history:
-        losses.append(history["validation_loss"])
+    losses = [history[key] for key in ("train_loss", "test_loss", "validation_loss") if key in history]
     finite = np.isfinite(np.stack(losses)).all(axis=0)
     if not finite.all():
         return {"failed": True, "failed_epoch": int(np.argmin(finite))}
@@ -97,7 +101,7 @@ def trial_record(history: dict[str, np.ndarray], *, select_on: str, n_classes: i
     predicted = np.asarray(history["test_predictions"][chosen])
     return {
         "failed": False,
-        "diverged": has_diverged(history["train_loss"], history["first_step_loss"]),
+        "diverged": "train_loss" in history and has_diverged(history["train_loss"], history["first_step_loss"]),
         "selections": selections,
         "chosen_epoch": chosen,
         "chosen": {m: selections[select_on][m] for m in METRICS},
@@ -106,3 +110,31 @@ def trial_record(history: dict[str, np.ndarray], *, select_on: str, n_classes: i
         "probabilities": np.round(np.asarray(history["test_probabilities"][chosen], np.float64), 6).tolist(),
         "class_f1": class_f1(test_labels, predicted, n_classes),
     }
+
+
+def trial_entry(history: dict[str, np.ndarray], *, trial: int, seed: int, test_songs: Sequence[int],
+                true_labels: np.ndarray, n_classes: int, select_on: SelectOn = SelectOn.TEST,
+                validation_songs: Sequence[int] = (), epochs: bool = True) -> dict:
+    """One trial's record in ``results.json``, for a CNN and for the reference row alike.
+
+    Args:
+      history: the trial's arrays with a leading ``(epochs,)`` axis (a reference row: one "epoch", test entries
+        only).
+      trial, seed: the trial's number in the run and its seed.
+      test_songs, true_labels: the trial's test songs ``(n_test,)`` and their labels.
+      n_classes: classes of the data set.
+      select_on: the rule whose epoch is reported as ``chosen``.
+      validation_songs: the songs held out for validation, if any.
+      epochs: keep the per-epoch numbers (``"epochs"``); a reference row has none.
+
+    Returns:
+      ``trial``, ``seed``, ``test_songs``, ``true_labels``, ``epochs`` (per-epoch numbers, not the per-song
+      ones), ``validation_songs`` when there are any, then :func:`trial_record`'s outcome.
+    """
+    record = {"trial": int(trial), "seed": int(seed), "test_songs": np.asarray(test_songs).tolist(),
+              "true_labels": np.asarray(true_labels).tolist()}
+    if epochs:
+        record["epochs"] = {k: np.asarray(v).tolist() for k, v in history.items() if k not in PER_SONG}
+    if len(validation_songs):
+        record["validation_songs"] = np.asarray(validation_songs).tolist()
+    return record | trial_record(history, select_on=select_on, n_classes=n_classes, test_labels=true_labels)

@@ -1,9 +1,10 @@
 """One trial of the paper's protocol as a pure function ``train_trial(trial, data) -> history``.
 
 Written for ONE trial; :mod:`jaxsep.training.engine` vmaps (or maps) it over trials. The trial is built from
-pure pieces (:class:`TrialParts`: start, plan an epoch, train step, end of epoch) with two drivers that run the
+small pure functions (:func:`start_trial`, :func:`plan_epoch`, :func:`train_step`, :func:`end_epoch`, bound
+to the network and protocol as :class:`TrialParts`) with two drivers that run the
 same arithmetic: :func:`make_train_trial` (epochs and batches as ``lax.scan``, one XLA program) and
-:class:`SteppedTrial` (a few unrolled steps per jitted call from Python, for XLA:CPU).
+:class:`jaxsep.training.stepped.SteppedTrial` (a few unrolled steps per jitted call from Python, for XLA:CPU).
 
 Shapes (``S`` songs, ``E`` epochs, ``C`` channels):
 
@@ -12,7 +13,7 @@ Shapes (``S`` songs, ``E`` epochs, ``C`` channels):
 * ``trial`` (:class:`Trial`): ``key`` (a PRNG key), ``train (n_train,)``, ``test (n_test,)``,
   ``validation (n_val,)`` int32 song indices, ``class_weights (n_classes,)`` float32, and its scalar
   :class:`Hyperparameters` (so a sweep vmaps them together with the trials).
-* the history: a dict of ``train_loss`` (mean over the epoch's clips), ``first_step_loss`` (the loss of the
+* the history (:attr:`TrialOutput.history`): a dict of ``train_loss`` (mean over the epoch's clips), ``first_step_loss`` (the loss of the
   epoch's first step, before its update: at epoch 0 the loss at initialization), ``test_loss``,
   ``test_accuracy``, ``test_f1`` each ``(E,)``, ``test_predictions (E, n_test)`` int32 and
   ``test_probabilities (E, n_test, n_classes)`` float32, and the ``validation_*`` counterparts when
@@ -22,7 +23,6 @@ Shapes (``S`` songs, ``E`` epochs, ``C`` channels):
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import jax
@@ -99,7 +99,7 @@ class TrainState(NamedTuple):
 
 
 History = dict  # {metric name: array with a leading (epochs,) axis}; see the module docstring
-TrialFn = Callable[[Trial, TrialData], History]
+TrialFn = Callable[[Trial, TrialData], "TrialOutput"]
 
 
 def song_statistics(x) -> jax.Array:
@@ -150,10 +150,144 @@ def scan(f, carry, xs, *, unroll: int | bool = 1):
     return carry, jax.tree.map(lambda *leaves: jnp.stack(leaves), *outputs)
 
 
-@dataclass(frozen=True)
-class TrialParts:
-    """The pieces of one trial, each a pure function, so that the scanned trainer
-    (:func:`make_train_trial`) and the stepped driver (:class:`SteppedTrial`) run the same arithmetic.
+#: The history entries with a per-song axis (``(E, n_test)``, ``(E, n_test, n_classes)``); the others are one
+#: number per epoch.
+PER_SONG = ("test_predictions", "test_probabilities")
+#: Training steps per jitted call of :class:`SteppedTrial` by default (an epoch of ``n`` steps compiles at most
+#: two step programs: for this many steps and for ``n`` modulo it).
+STEPS_PER_CALL = 8
+#: Adam's moments; the step (−learning rate times them) is taken per trial, whose rate may be traced.
+_ADAM = optax.scale_by_adam()
+
+
+class TrialOutput(NamedTuple):
+    """What a trained trial returns.
+
+    Attributes:
+      history: ``{metric: array}`` with a leading ``(epochs,)`` axis (see the module docstring); a leading
+        ``(trials,)`` axis too where the engine stacked trials.
+      variables: the trained variables after the last epoch (:func:`final_state`), or None unless asked for.
+    """
+
+    history: History
+    variables: dict | None = None
+
+
+def standardized_batch(data: TrialData, scale, indices):
+    """The rows ``indices (B,)`` of ``data`` as float32 maps standardized with ``scale = (mean, std)`` ``(C,)``,
+    and their labels ``(B,)``."""
+    mean, std = scale
+    return (data.x[indices].astype(jnp.float32) - mean) / std, data.y[indices]
+
+
+def start_trial(model: GenreCNN, config: TrainConfig, trial: Trial, data: TrialData):
+    """A trial's first :class:`TrainState`, its input standardization ``(mean, std)`` and one key per epoch."""
+    channels = data.x.shape[-1]
+    # The trial's one key split: init, then one key per epoch (shuffle and dropout come from it).
+    init_key, epochs_key = jax.random.split(trial.key)
+    if config.standardize:
+        scale = _standardizer(data.song_stats, trial.train)
+    else:
+        scale = (jnp.zeros(channels), jnp.ones(channels))
+    variables = init_variables(model, init_key, data.x.shape[1:])
+    params = variables["params"]
+    state = TrainState(params, variables["batch_stats"], _ADAM.init(params))
+    return state, scale, jax.random.split(epochs_key, config.epochs)
+
+
+def plan_epoch(batch_size: int, trial: Trial, epoch_key):
+    """An epoch's shuffled training rows in batches ``(steps, B)``, their mask ``(steps, B)`` and one dropout key
+    per step."""
+    shuffle_key, dropout_key = jax.random.split(epoch_key)
+    order = trial.train[jax.random.permutation(shuffle_key, trial.train.shape[0])]
+    indices, mask = _pad_to_batches(order, batch_size)
+    return indices, mask, jax.random.split(dropout_key, indices.shape[0])
+
+
+def train_step(model: GenreCNN, state: TrainState, scale, data: TrialData, trial: Trial, indices, mask,
+               dropout_key):
+    """One Adam step on the rows ``indices (B,)`` (``mask (B,)``: 1 for real rows); returns the new state and
+    ``(loss, real rows)``: the class-weighted cross-entropy (Keras' ``class_weight``) plus the penalty."""
+    x, y = standardized_batch(data, scale, indices)
+    hyper = trial.hyper
+
+    def loss_fn(params):
+        logits, updates = model.apply(
+            {"params": params, "batch_stats": state.batch_stats},
+            x,
+            train=True,
+            mask=mask,
+            dropout_rate=hyper.dropout,
+            rngs={"dropout": dropout_key},
+            mutable=["batch_stats"],
+        )
+        cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        # Keras class_weight: weighted per-sample loss averaged over the real rows of the batch.
+        data_loss = jnp.sum(cross_entropy * trial.class_weights[y] * mask) / jnp.sum(mask)
+        loss = data_loss + kernel_penalty(params, hyper.l1, hyper.l2)
+        return loss, (updates["batch_stats"], loss)
+
+    grads, (batch_stats, loss) = jax.grad(loss_fn, has_aux=True)(state.params)
+    moments, opt_state = _ADAM.update(grads, state.opt_state, state.params)
+    params = jax.tree.map(lambda p, m: p - hyper.learning_rate * m, state.params, moments)
+    return TrainState(params, batch_stats, opt_state), (loss, jnp.sum(mask))
+
+
+def predict_rows(model: GenreCNN, batch_size: int, state: TrainState, scale, data: TrialData, indices):
+    """Inference on the rows ``indices (n,)`` in batches: the summed cross-entropy, predicted classes ``(n,)`` and
+    class probabilities ``(n, n_classes)``."""
+    padded, mask = _pad_to_batches(indices, batch_size)
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+
+    def eval_batch(_, step):
+        idx, m = step
+        x, y = standardized_batch(data, scale, idx)
+        logits = model.apply(variables, x, train=False)
+        cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        predictions = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        return None, (jnp.sum(cross_entropy * m), predictions, jax.nn.softmax(logits))
+
+    _, (losses, predictions, probabilities) = lax.scan(eval_batch, None, (padded, mask))
+    n = indices.shape[0]
+    return jnp.sum(losses), predictions.reshape(-1)[:n], probabilities.reshape(-1, model.n_classes)[:n]
+
+
+def evaluate(model: GenreCNN, batch_size: int, segments_per_song: int, state: TrainState, scale, data: TrialData,
+             hyper: Hyperparameters, indices):
+    """Unweighted mean cross-entropy + penalty (Keras' ``evaluate``), accuracy, macro-F1, predictions and class
+    probabilities of the rows ``indices``; with ``segments_per_song`` K > 1 (K consecutive rows per song) the
+    metrics score songs by the mean of their segments' probabilities (the loss stays per segment)."""
+    total, predictions, probabilities = predict_rows(model, batch_size, state, scale, data, indices)
+    labels = data.y[indices]
+    loss = total / indices.shape[0] + kernel_penalty(state.params, hyper.l1, hyper.l2)
+    if segments_per_song > 1:
+        probabilities = probabilities.reshape(-1, segments_per_song, model.n_classes).mean(axis=1)
+        predictions = jnp.argmax(probabilities, axis=-1).astype(jnp.int32)
+        labels = labels.reshape(-1, segments_per_song)[:, 0]
+    f1 = macro_f1(labels, predictions, model.n_classes)
+    return loss, accuracy(labels, predictions), f1, predictions, probabilities
+
+
+def end_epoch(model: GenreCNN, batch_size: int, segments_per_song: int, state: TrainState, scale, trial: Trial,
+              data: TrialData, losses, counts) -> dict:
+    """An epoch's metrics from its step ``losses (steps,)`` and real-row ``counts (steps,)``: the training loss,
+    the first step's, and the test (and validation) scores."""
+    out = {"train_loss": jnp.sum(losses * counts) / jnp.sum(counts), "first_step_loss": losses[0]}
+    parts = [("test", trial.test)]
+    if trial.validation.shape[0]:
+        parts.append(("validation", trial.validation))
+    for name, indices in parts:
+        loss, acc, f1, predictions, probabilities = evaluate(model, batch_size, segments_per_song, state, scale,
+                                                             data, trial.hyper, indices)
+        out |= {f"{name}_loss": loss, f"{name}_accuracy": acc, f"{name}_f1": f1}
+        if name == "test":
+            out |= {"test_predictions": predictions, "test_probabilities": probabilities}
+    return out
+
+
+class TrialParts(NamedTuple):
+    """The pieces of one trial, each a pure function with the network and protocol bound, so that the scanned
+    trainer (:func:`make_train_trial`) and the stepped driver (:class:`SteppedTrial`) run the same arithmetic.
 
     ``state`` is a :class:`TrainState`; ``scale`` is the ``(mean, std)`` of each input map.
     """
@@ -165,108 +299,17 @@ class TrialParts:
 
 
 def make_trial_parts(model: GenreCNN, config: TrainConfig, segments_per_song: int = 1) -> TrialParts:
-    """Builds the per-trial pieces for ``model`` under ``config`` (see :class:`TrialParts`).
+    """The per-trial pieces for ``model`` under ``config`` (see :class:`TrialParts`).
 
     With ``segments_per_song`` K > 1 the trial's index arrays hold K consecutive rows per song; training uses
-    every row, and the test and validation metrics score songs: each song's class probabilities are the mean
-    of its segments' (the loss stays the mean cross-entropy over segments).
+    every row, and the test and validation metrics score songs (:func:`evaluate`).
     """
-    n_classes = model.n_classes
-    # Adam's moments; the step (-learning_rate times them) is taken per trial, whose rate may be traced.
-    optimizer = optax.scale_by_adam()
-    batch_size = config.batch_size
-
-    def penalty(params, hyper: Hyperparameters):
-        return kernel_penalty(params, hyper.l1, hyper.l2)
-
-    def batch(data: TrialData, scale, indices):
-        mean, std = scale
-        return (data.x[indices].astype(jnp.float32) - mean) / std, data.y[indices]
-
-    def start(trial: Trial, data: TrialData):
-        channels = data.x.shape[-1]
-        # The trial's one key split: init, then one key per epoch (shuffle and dropout come from it).
-        init_key, epochs_key = jax.random.split(trial.key)
-        if config.standardize:
-            scale = _standardizer(data.song_stats, trial.train)
-        else:
-            scale = (jnp.zeros(channels), jnp.ones(channels))
-        variables = init_variables(model, init_key, data.x.shape[1:])
-        params = variables["params"]
-        state = TrainState(params, variables["batch_stats"], optimizer.init(params))
-        return state, scale, jax.random.split(epochs_key, config.epochs)
-
-    def plan_epoch(trial: Trial, epoch_key):
-        shuffle_key, dropout_key = jax.random.split(epoch_key)
-        order = trial.train[jax.random.permutation(shuffle_key, trial.train.shape[0])]
-        indices, mask = _pad_to_batches(order, batch_size)
-        return indices, mask, jax.random.split(dropout_key, indices.shape[0])
-
-    def train_step(state: TrainState, scale, data: TrialData, trial: Trial, indices, mask, dropout_key):
-        x, y = batch(data, scale, indices)
-        hyper = trial.hyper
-
-        def loss_fn(params):
-            logits, updates = model.apply(
-                {"params": params, "batch_stats": state.batch_stats},
-                x,
-                train=True,
-                mask=mask,
-                dropout_rate=hyper.dropout,
-                rngs={"dropout": dropout_key},
-                mutable=["batch_stats"],
-            )
-            cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-            # Keras class_weight: weighted per-sample loss averaged over the real rows of the batch.
-            data_loss = jnp.sum(cross_entropy * trial.class_weights[y] * mask) / jnp.sum(mask)
-            loss = data_loss + penalty(params, hyper)
-            return loss, (updates["batch_stats"], loss)
-
-        grads, (batch_stats, loss) = jax.grad(loss_fn, has_aux=True)(state.params)
-        moments, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = jax.tree.map(lambda p, m: p - hyper.learning_rate * m, state.params, moments)
-        return TrainState(params, batch_stats, opt_state), (loss, jnp.sum(mask))
-
-    def evaluate(state: TrainState, scale, data: TrialData, hyper: Hyperparameters, indices):
-        """Unweighted mean cross-entropy + penalty (Keras' evaluate), accuracy, macro-F1, predictions and
-        class probabilities."""
-        padded, mask = _pad_to_batches(indices, batch_size)
-        variables = {"params": state.params, "batch_stats": state.batch_stats}
-
-        def eval_batch(_, step):
-            idx, m = step
-            x, y = batch(data, scale, idx)
-            logits = model.apply(variables, x, train=False)
-            cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-            predictions = jnp.argmax(logits, axis=-1).astype(jnp.int32)
-            return None, (jnp.sum(cross_entropy * m), predictions, jax.nn.softmax(logits))
-
-        _, (losses, predictions, probabilities) = lax.scan(eval_batch, None, (padded, mask))
-        n = indices.shape[0]
-        predictions = predictions.reshape(-1)[:n]
-        probabilities = probabilities.reshape(-1, n_classes)[:n]
-        labels = data.y[indices]
-        loss = jnp.sum(losses) / n + penalty(state.params, hyper)
-        if segments_per_song > 1:  # score songs: the mean of their segments' probabilities
-            probabilities = probabilities.reshape(-1, segments_per_song, n_classes).mean(axis=1)
-            predictions = jnp.argmax(probabilities, axis=-1).astype(jnp.int32)
-            labels = labels.reshape(-1, segments_per_song)[:, 0]
-        f1 = macro_f1(labels, predictions, n_classes)
-        return loss, accuracy(labels, predictions), f1, predictions, probabilities
-
-    def end_epoch(state: TrainState, scale, trial: Trial, data: TrialData, losses, counts):
-        out = {"train_loss": jnp.sum(losses * counts) / jnp.sum(counts), "first_step_loss": losses[0]}
-        parts = [("test", trial.test)]
-        if trial.validation.shape[0]:
-            parts.append(("validation", trial.validation))
-        for name, indices in parts:
-            loss, acc, f1, predictions, probabilities = evaluate(state, scale, data, trial.hyper, indices)
-            out |= {f"{name}_loss": loss, f"{name}_accuracy": acc, f"{name}_f1": f1}
-            if name == "test":
-                out |= {"test_predictions": predictions, "test_probabilities": probabilities}
-        return out
-
-    return TrialParts(start=start, plan_epoch=plan_epoch, train_step=train_step, end_epoch=end_epoch)
+    return TrialParts(
+        start=functools.partial(start_trial, model, config),
+        plan_epoch=functools.partial(plan_epoch, config.batch_size),
+        train_step=functools.partial(train_step, model),
+        end_epoch=functools.partial(end_epoch, model, config.batch_size, segments_per_song),
+    )
 
 
 def final_state(state: TrainState, scale) -> dict:
@@ -285,16 +328,15 @@ def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool
       config: the protocol.
       unroll: ``unroll`` of the epoch and batch scans (a lowering choice; it never changes the numbers
         beyond float rounding). ``True`` unrolls them fully.
-      keep_state: also return the trained variables after the last epoch as ``history["final"]``
-        (:func:`final_state`).
+      keep_state: also return the trained variables after the last epoch (:attr:`TrialOutput.variables`).
       segments_per_song: see :func:`make_trial_parts`.
 
     Returns:
-      ``train_trial(trial, data) -> history`` as described in the module docstring.
+      ``train_trial(trial, data) -> TrialOutput``, its history as described in the module docstring.
     """
     parts = make_trial_parts(model, config, segments_per_song)
 
-    def train_trial(trial: Trial, data: TrialData) -> History:
+    def train_trial(trial: Trial, data: TrialData) -> TrialOutput:
         state, scale, epoch_keys = parts.start(trial, data)
 
         def step(state, inputs):
@@ -306,76 +348,6 @@ def make_train_trial(model: GenreCNN, config: TrainConfig, *, unroll: int | bool
             return state, parts.end_epoch(state, scale, trial, data, losses, counts)
 
         state, history = scan(epoch, state, epoch_keys, unroll=unroll)
-        return history | {"final": final_state(state, scale)} if keep_state else history
+        return TrialOutput(history, final_state(state, scale) if keep_state else None)
 
     return train_trial
-
-
-class SteppedTrial:
-    """The same trial driven from Python, a few training steps per jitted call.
-
-    XLA:CPU runs convolution gradients far slower inside a ``while`` loop than outside (jax issue #12868), and
-    unrolling a whole trial instead costs compile time and memory that grow with epochs × steps. Here each
-    call runs up to ``steps_per_call`` steps of one epoch unrolled; start, epoch plan and end of epoch are their
-    own small programs. Dispatch is asynchronous, so the host queues calls ahead of the device. Measured
-    against the other lowerings in benchmarks/RESULTS.md ("Lowerings, and before / after").
-
-    Args:
-      model, config: the network and protocol.
-      compiler_options: passed to every ``jax.jit`` (:mod:`jaxsep.training.xla_options`).
-      steps_per_call: most training steps unrolled into one call (compile time grows with it; an epoch
-        with ``n`` steps compiles at most two step programs, for ``steps_per_call`` and ``n`` modulo it).
-      keep_state, segments_per_song: as :func:`make_train_trial`'s.
-    """
-
-    def __init__(self, model: GenreCNN, config: TrainConfig, compiler_options: dict | None = None,
-                 steps_per_call: int = 8, keep_state: bool = False, segments_per_song: int = 1):
-        parts = make_trial_parts(model, config, segments_per_song)
-        self.epochs = config.epochs
-        self.steps_per_call = steps_per_call
-        self.keep_state = keep_state
-        jit = functools.partial(jax.jit, compiler_options=compiler_options)
-
-        def run_steps(state, scale, data, trial, indices, mask, dropout_keys):
-            def step(state, inputs):
-                return parts.train_step(state, scale, data, trial, *inputs)
-
-            return scan(step, state, (indices, mask, dropout_keys), unroll=True)
-
-        self._start = jit(parts.start)
-        self._plan = jit(parts.plan_epoch)
-        self._steps = jit(run_steps, donate_argnums=0)
-        self._end = jit(parts.end_epoch)
-
-    def _epoch(self, state, scale, trial: Trial, data: TrialData, epoch_key):
-        indices, mask, dropout_keys = self._plan(trial, epoch_key)
-        losses, counts = [], []
-        for first in range(0, indices.shape[0], self.steps_per_call):
-            block = slice(first, first + self.steps_per_call)
-            state, (loss, count) = self._steps(state, scale, data, trial, indices[block], mask[block],
-                                               dropout_keys[block])
-            losses.append(loss)
-            counts.append(count)
-        losses, counts = jnp.concatenate(losses), jnp.concatenate(counts)
-        return state, self._end(state, scale, trial, data, losses, counts)
-
-    @staticmethod
-    def _stack(history: list[dict]) -> History:
-        return {k: jnp.stack([h[k] for h in history]) for k in history[0]}
-
-    def compile(self, trial: Trial, data: TrialData) -> None:
-        """Compiles every piece for these shapes (timed by the caller) by running one trial's first epoch,
-        and the stacking of the epochs' metrics on that epoch's, so that running a trial compiles nothing."""
-        state, scale, keys = self._start(trial, data)
-        _, metrics = self._epoch(state, scale, trial, data, keys[0])
-        jax.block_until_ready(self._stack([metrics] * self.epochs))
-
-    def __call__(self, trial: Trial, data: TrialData) -> History:
-        """Runs one trial; returns the same history as :func:`make_train_trial` (arrays on device)."""
-        state, scale, keys = self._start(trial, data)
-        history = []
-        for epoch in range(self.epochs):
-            state, metrics = self._epoch(state, scale, trial, data, keys[epoch])
-            history.append(metrics)
-        stacked = self._stack(history)
-        return stacked | {"final": final_state(state, scale)} if self.keep_state else stacked

@@ -17,18 +17,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .audio.files import is_audio_file
-from .audio.songs import Problem, Song, for_each_song
-from .cache import Cache
-from .config import TrainConfig
-from .constants import MAPS
-from .errors import ConfigError, RunFolderError
-from .features.extract import FeatureOptions, song_segment_maps, song_workers
-from .nn.models import GenreCNN, ModelSpec, build_network, get_spec, init_variables
-from .results.run_folder import RESULTS, load_results
-from .results.tables import metric_values
-from .runs import MODELS
-from .separation.stems import GIVEN, open_separator
+from ..audio.files import is_audio_file
+from ..audio.songs import Problem, Song, for_each_song
+from ..cache import Cache
+from ..config import TrainConfig
+from ..constants import MAPS
+from ..errors import ConfigError, RunFolderError
+from ..features.extract import FeatureOptions, song_segment_maps, song_workers
+from ..nn.models import GenreCNN, ModelSpec, build_network, get_spec, init_variables
+from ..results.run_folder import RESULTS, load_results
+from ..results.tables import metric_values
+from .runs import SAVED_MODELS
+from ..separation.stems import GIVEN, open_separator
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def load_saved_model(run: str | os.PathLike, model: str | None = None) -> SavedM
 
     run = Path(run)
     results = load_results(run)
-    saved = run / MODELS
+    saved = run / SAVED_MODELS
     names = [n for n in results["models"] if (saved / n).is_dir() and any((saved / n).glob("trial-*.msgpack"))]
     if not names:
         raise RunFolderError(f"{run}: holds no saved models; train with `jaxsep run ... --save-models`")

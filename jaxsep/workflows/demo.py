@@ -14,21 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .audio.layouts import discover
-from .audio.songs import Progress
-from .cache import Cache
-from .config import RunConfig
-from .constants import SEGMENT_SECONDS, SYNTH_MAX_SECONDS
-from .errors import ConfigError
-from .features.extract import FeatureOptions, featurize
-from .features.file import FeatureSet, load_features
-from .results.run_folder import COMPARISON, PAIRS, check_out_dir
-from .results.separators import separator_comparison
-from .results.tables import table_rows
+from ..audio.layouts import discover
+from ..audio.songs import Progress
+from ..cache import Cache
+from ..config import RunConfig
+from ..constants import SEGMENT_SECONDS, SYNTH_MAX_SECONDS
+from ..errors import ConfigError
+from ..features.extract import FeatureOptions, featurize
+from ..features.file import FeatureSet, load_features
+from ..results.run_folder import COMPARISON, PAIRS, check_out_dir
+from ..results.separators import separator_comparison
+from ..results.tables import table_rows
 from .runs import Job, run_into_folder, run_into_folders
-from .separation import default_separator_name
-from .separation.stems import GIVEN, open_separator
-from .training.experiment import trial_plan
+from ..separation import default_separator_name
+from ..separation.stems import GIVEN, open_separator
+from ..training.experiment import trial_plan
 
 #: Trials `jaxsep demo` runs by default: past ~20 the corrected standard error hardly shrinks (it tends to
 #: s·sqrt(n_test/n_train)); `make demo` then fits its time budget (measured: README). The paper ran 50.
@@ -60,7 +60,7 @@ def demo_data(data: Path | None, *, cache: Cache, seed: int, difficulty: float =
     if not 1 <= segments_per_song <= MAX_SYNTH_SEGMENTS:
         raise ConfigError(f"--segments-per-song must be 1 to {MAX_SYNTH_SEGMENTS} for the synthetic set (songs of "
                           f"at most {MAX_SYNTH_SEGMENTS * SEGMENT_SECONDS:.0f} s), got {segments_per_song}")
-    from .synth import (
+    from ..synth import (
         generate_dataset,  # on use: only the default data needs the generator
     )
 
@@ -138,8 +138,8 @@ def run_demo(
     ``data`` is given; ``segments_per_song`` segments are taken from every song).
 
     With one separator ``out`` is an ordinary run folder, trained unit by unit so that a killed demo continues
-    where it stopped (:mod:`jaxsep.runs`); with ``compare_separators`` it holds one run folder per separator and
-    ``comparison.md``, and a killed comparison keeps its finished separators (:func:`jaxsep.runs.run_into_folders`).
+    where it stopped (:mod:`jaxsep.workflows.runs`); with ``compare_separators`` it holds one run folder per separator and
+    ``comparison.md``, and a killed comparison keeps its finished separators (:func:`jaxsep.workflows.runs.run_into_folders`).
     ``overwrite`` starts afresh, unless ``resume`` and an unfinished demo of the same configuration waits: that
     one is continued (what ``make demo`` asks for).
 
@@ -200,7 +200,7 @@ def run_pairs(
     """The paper's introductory experiment: one binary task per class pair, same trial protocol.
 
     Writes ``out/<a>-vs-<b>/`` run folders and ``out/pairs.md``; returns ``{"a-vs-b": results}``. A killed
-    command, run again, keeps the finished pairs (:func:`jaxsep.runs.run_into_folders`).
+    command, run again, keeps the finished pairs (:func:`jaxsep.workflows.runs.run_into_folders`).
 
     Raises:
       ConfigError, FeatureFileError, RunFolderError: a bad pair, class or output folder, before any pair trains;

@@ -11,7 +11,7 @@ feature file is refused; ``overwrite`` starts afresh. The finished folder replac
 Saved models (``save_models``): each trial's trained variables after its last epoch (parameters, batch
 statistics, the standardization of its training songs) as ``models/<model>/trial-NNN.msgpack``
 (``flax.serialization``, no pickle); ``results.json`` holds the model's configuration and the feature file's
-meta, which is all :mod:`jaxsep.predict` needs beside them.
+meta, which is all :mod:`jaxsep.workflows.predict` needs beside them.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from .atomic import atomic_path, write_text_atomic
-from .config import TRIALS_PER_UNIT, RunConfig
-from .errors import RunFolderError, RunInterrupted
-from .features.file import FeatureSet
-from .nn.models import get_spec
-from .results.run_folder import RESULTS, check_out_dir, json_safe, load_results, write_run_files
-from .training import classical, distributed
-from .training.experiment import (
+from ..atomic import atomic_path, swap_folder, write_text_atomic
+from ..config import TRIALS_PER_UNIT, RunConfig
+from ..errors import RunFolderError, RunInterrupted
+from ..features.file import FeatureSet
+from ..nn.models import get_spec
+from ..results.run_folder import RESULTS, check_out_dir, json_safe, load_results, write_run_files
+from ..training import classical, distributed
+from ..training.experiment import (
     RESULTS_FORMAT_VERSION,
     assemble_results,
     train_model,
@@ -45,7 +45,8 @@ from .training.experiment import (
 
 PLAN = "plan.json"
 UNITS = "units"
-MODELS = "models"
+#: The sub-folder of a run folder holding its saved models (``--save-models``).
+SAVED_MODELS = "models"
 
 
 class _Stop(BaseException):
@@ -74,7 +75,7 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def staging_folder(out: Path) -> Path:
+def partial_folder(out: Path) -> Path:
     """Where the run folder ``out`` is built, and where an unfinished run is kept: ``.NAME.partial``."""
     out = Path(out)
     return out.parent / f".{out.name}.partial"
@@ -130,15 +131,15 @@ def _open_staging(staging: Path, plan: dict, *, overwrite: bool, resume: bool, w
     return False
 
 
-def _save_models(folder: Path, name: str, final: dict, trial_indices) -> None:
-    """Writes each trial's variables (``final``: a nested dict of arrays with a leading trial axis) as
+def _save_models(folder: Path, name: str, variables: dict, trial_indices) -> None:
+    """Writes each trial's variables (a nested dict of arrays with a leading trial axis) as
     ``folder/models/<name>/trial-NNN.msgpack``."""
     import jax
     from flax import serialization
 
     for row, trial in enumerate(trial_indices):
-        state = jax.tree.map(lambda leaf, row=row: np.asarray(leaf)[row], final)
-        with atomic_path(folder / MODELS / name / f"trial-{trial:03d}.msgpack") as temporary:
+        state = jax.tree.map(lambda leaf, row=row: np.asarray(leaf)[row], variables)
+        with atomic_path(folder / SAVED_MODELS / name / f"trial-{trial:03d}.msgpack") as temporary:
             temporary.write_bytes(serialization.msgpack_serialize(state))
 
 
@@ -193,7 +194,7 @@ def run_into_folder(
         raise RunFolderError(f"trials per unit must be >= 1, got {trials_per_unit}")
     check_out_dir(out, overwrite=overwrite)
     plan = trial_plan(features, config)  # checks models and data before anything is written
-    staging = staging_folder(out)
+    staging = partial_folder(out)
     fingerprint = run_fingerprint(features, config, save_models)
     writer = distributed.is_writer()  # with several processes only process 0 writes
     if _open_staging(staging, fingerprint, overwrite=overwrite, resume=resume, writer=writer,
@@ -232,13 +233,12 @@ def _train_units(name, features, config, plan, staging, save_models, trials_per_
         base = trials - len(missing) + first
         report = None if progress is None else (
             lambda model, finished, _total, base=base: progress(model, base + finished, trials))
-        entry = train_model(name, features, config, plan, trials=unit, keep_state=save_models, devices=devices,
-                            progress=report)
-        final = entry.pop("final", None)
-        entry = json.loads(json.dumps(json_safe(entry)))  # as a unit read back from disk would be
+        trained = train_model(name, features, config, plan, trials=unit, keep_state=save_models, devices=devices,
+                              progress=report)
+        entry = json.loads(json.dumps(json_safe(trained.entry)))  # as a unit read back from disk would be
         if writer:
             if save_models:
-                _save_models(staging, name, final, unit)  # before the unit: a unit on disk has its models
+                _save_models(staging, name, trained.variables, unit)  # before the unit: a unit on disk has its models
             write_text_atomic(staging / UNITS / _unit_name(name, unit), json.dumps(entry))
         done |= {record["trial"]: record for record in entry["trials"]}
         timing = _add_timing(timing, entry["timing"])
@@ -265,19 +265,7 @@ def _finish(staging: Path, out: Path, results: dict, features: FeatureSet) -> No
     write_run_files(staging, results, features, name=out.name)
     shutil.rmtree(staging / UNITS, ignore_errors=True)
     (staging / PLAN).unlink(missing_ok=True)
-    replace_folder(staging, out)
-
-
-def replace_folder(staging: Path, out: Path) -> None:
-    """Renames the finished folder ``staging`` to ``out``; an earlier ``out`` is moved aside first, then removed."""
-    if out.exists():
-        trash = out.parent / f".{out.name}.old"
-        shutil.rmtree(trash, ignore_errors=True)
-        out.rename(trash)
-        staging.rename(out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        staging.rename(out)
+    swap_folder(staging, out)
 
 
 class Job(NamedTuple):
@@ -317,7 +305,7 @@ def run_into_folders(
     """
     out = Path(out)
     check_out_dir(out, overwrite=overwrite)
-    staging = staging_folder(out)
+    staging = partial_folder(out)
     plan = {job.name: run_fingerprint(job.features, job.config) for job in jobs}
     if _open_staging(staging, plan, overwrite=overwrite, resume=resume, writer=True,
                      what="unfinished runs of other jobs, configurations or feature files"):
@@ -332,6 +320,6 @@ def run_into_folders(
                                          extra=job.extra)
     name, write = summary
     write_text_atomic(staging / name, write(runs))
-    replace_folder(staging, out)
+    swap_folder(staging, out)
     (out / PLAN).unlink()  # after the rename: a staging folder never holds finished runs without their plan
     return runs

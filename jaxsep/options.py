@@ -1,0 +1,98 @@
+"""Every closed set of options, one table each: a choice among a few values is a ``StrEnum``.
+
+A member is its value (``Precision.BF16 == "bf16"``, ``str(Precision.BF16) == "bf16"``), so configurations,
+``results.json`` and the CLI read and write plain strings; :func:`choose` turns a user's string into a member with
+one clear error. Lists shown to users (CLI help, error messages) derive from these tables.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from .errors import ConfigError
+
+
+class Precision(StrEnum):
+    """Arithmetic of convolutions, matmuls and activations (:mod:`jaxsep.nn.numerics`).
+
+    ``TF32`` float32 values with XLA's default precision (TensorFloat-32 convolutions on recent GPUs, JAX's
+    default; exactly float32 on a CPU); ``F32`` full float32 everywhere; ``BF16`` bfloat16 activations and
+    convolutions with float32 parameters, batch-norm statistics, logits and loss.
+    """
+
+    TF32 = "tf32"
+    F32 = "f32"
+    BF16 = "bf16"
+
+
+class SelectOn(StrEnum):
+    """Where a trial's reported epoch is chosen: minimum ``TEST`` loss (the paper's protocol) or minimum loss on
+    a ``VALIDATION`` part carved from the trial's training songs."""
+
+    TEST = "test"
+    VALIDATION = "validation"
+
+
+class LoweringName(StrEnum):
+    """How the trial engine lowers the trial axis (:data:`jaxsep.training.engine.LOWERINGS` describes each)."""
+
+    STEPPED = "stepped"
+    SEQUENTIAL = "sequential"
+    VMAP = "vmap"
+    MAP = "map"
+
+
+#: ``--strategy``: ``"auto"`` (chosen by measurement for the device) or one of the :class:`LoweringName` s.
+Strategy = StrEnum("Strategy", [("AUTO", "auto"), *((member.name, member.value) for member in LoweringName)])
+Strategy.__doc__ = "``auto`` or a :class:`LoweringName`: how the engine runs a model's trials (same numbers)."
+Strategy.__module__ = __name__
+
+
+class Batching(StrEnum):
+    """How a chunk program runs its trials: all at once (``VMAP``) or one after another (``MAP``)."""
+
+    VMAP = "vmap"
+    MAP = "map"
+
+
+class GenreLabel(StrEnum):
+    """Which Beatport label a GiantSteps+ song gets: its genre, or its first sub-genre (falling back to the
+    genre)."""
+
+    GENRE = "genre"
+    SUB_GENRE = "sub-genre"
+
+
+class FeatureDtype(StrEnum):
+    """Storage type of the maps in a feature file (``FLOAT16`` halves the file; 0.03 dB steps)."""
+
+    FLOAT16 = "float16"
+    FLOAT32 = "float32"
+
+
+Choice = TypeVar("Choice", bound=StrEnum)
+
+
+def choose(kind: type[Choice], value, what: str, *, message: str = "{what} must be one of {choices}, got {value!r}"
+           ) -> Choice:
+    """``value`` as a member of ``kind``.
+
+    Args:
+      kind: the table.
+      value: a member or its string.
+      what: the option's name, for the error.
+      message: the error's wording, formatted with ``what``, ``choices`` and ``value``.
+
+    Raises:
+      ConfigError: by default ``"<what> must be one of [...], got '<value>'"``.
+    """
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(message.format(what=what, choices=names(kind), value=value)) from None
+
+
+def names(kind: type[StrEnum]) -> list[str]:
+    """The values of ``kind``, in table order (what help texts and errors list)."""
+    return [member.value for member in kind]
