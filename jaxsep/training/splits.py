@@ -2,8 +2,12 @@
 
 Trial ``t`` of a run with seed ``s`` draws its split from ``np.random.default_rng(s + t)``, so the four
 models of a trial share the split and ``--seed 5 --trials 1`` reproduces trial 5 of ``--seed 0``.
-Every trial of a data set has the same split sizes (they depend only on the class counts), which lets the
-engine stack the trials' index arrays.
+Every trial of a data set has the same split sizes (they depend only on the class counts, or with artist
+groups on the group sizes), which lets the engine stack the trials' index arrays.
+
+With ``groups`` (:mod:`jaxsep.training.groups`) every part is a union of whole groups, so songs of one artist
+never sit on both sides of a trial's split; parts are stratified by class only as far as the groups allow, and
+a class may then have no training song in a trial (its class weight is 0).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from .groups import achievable_size, group_holdout
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ def trial_split(
     n_classes: int,
     test_fraction: float = 0.2,
     validation_fraction: float | None = None,
+    groups: np.ndarray | None = None,
 ) -> Split:
     """Draws one trial's split.
 
@@ -86,13 +92,21 @@ def trial_split(
       test_fraction: share of each class in the test split.
       validation_fraction: if given, share of the training split carved out for validation (stratified
         where every class of the training split allows it).
+      groups: if given, int group id of each song, shape ``(songs,)`` (e.g.
+        :func:`jaxsep.training.groups.artist_groups`): every part is then a union of whole groups
+        (:func:`_grouped_split`).
 
     Returns:
       the :class:`Split`.
+
+    Raises:
+      ConfigError: a class with fewer than 2 songs; with ``groups``, no union of whole groups of a usable size.
     """
     labels = np.asarray(labels)
     check_splittable(labels, n_classes)
     rng = np.random.default_rng(seed)
+    if groups is not None:
+        return _grouped_split(labels, np.asarray(groups), rng, n_classes, test_fraction, validation_fraction)
     test = _holdout(labels, test_fraction, rng, n_classes)
     train = np.setdiff1d(np.arange(len(labels)), test)
     validation = np.zeros(0, dtype=int)
@@ -103,6 +117,84 @@ def trial_split(
         validation = train[held]
         train = np.setdiff1d(train, validation)
     return Split(train=train, test=test, validation=validation)
+
+
+_GROUPED_TRIES = 100
+"""Test draws tried per trial before giving up on a validation split of the fixed size."""
+
+
+def grouped_sizes(
+    groups: np.ndarray, test_fraction: float, validation_fraction: float | None = None
+) -> tuple[int, int]:
+    """Songs in the test and validation parts of every trial of a grouped split; they depend only on the
+    group sizes, so all trials of a run stack.
+
+    The test size is the union of whole groups nearest ``round(test_fraction · n)``; the validation size the
+    one nearest ``round(validation_fraction · n_train)`` that the groups can make below ``n_train``
+    (0 without ``validation_fraction``). Which groups are left for training differs per trial:
+    :func:`_grouped_split` redraws a trial's test part until they can make it.
+
+    Args:
+      groups: group id of each song, shape ``(songs,)``.
+
+    Returns:
+      ``(n_test, n_validation)``.
+
+    Raises:
+      ConfigError: when whole groups cannot make a test (or validation) part of 1 song or more that leaves
+        at least one song on the other side.
+    """
+    sizes = np.unique(np.asarray(groups), return_counts=True)[1]
+    try:
+        n_test = achievable_size(sizes, round(test_fraction * len(groups)))
+    except ConfigError as error:
+        raise ConfigError(f"no grouped test split of {len(groups)} songs: {error}") from None
+    if validation_fraction is None:
+        return n_test, 0
+    n_train = len(groups) - n_test
+    try:
+        n_validation = achievable_size(sizes, round(validation_fraction * n_train), largest=n_train - 1)
+    except ConfigError as error:
+        raise ConfigError(f"a grouped training split of {n_train} songs leaves none for validation: {error}") from None
+    return n_test, n_validation
+
+
+def _grouped_split(
+    labels: np.ndarray,
+    groups: np.ndarray,
+    rng: np.random.Generator,
+    n_classes: int,
+    test_fraction: float,
+    validation_fraction: float | None,
+) -> Split:
+    """:func:`trial_split` with whole groups: test = :func:`group_holdout` of the fixed test size, validation
+    the same over the training songs; the test part is redrawn (same ``rng``, at most ``_GROUPED_TRIES``
+    times) until the training groups can make the fixed validation size."""
+    if groups.shape != labels.shape:
+        raise ConfigError(f"{len(groups)} group ids for {len(labels)} songs: need one per song")
+    n_test, n_validation = grouped_sizes(groups, test_fraction, validation_fraction)
+    songs = np.arange(len(labels))
+    for _ in range(_GROUPED_TRIES):
+        test = group_holdout(labels, groups, n_test, rng, n_classes)
+        train = np.setdiff1d(songs, test)
+        if validation_fraction is None:
+            return Split(train=train, test=test, validation=np.zeros(0, dtype=int))
+        if _makes(groups[train], n_validation):
+            validation = train[group_holdout(labels[train], groups[train], n_validation, rng, n_classes)]
+            return Split(train=np.setdiff1d(train, validation), test=test, validation=validation)
+    raise ConfigError(
+        f"in {_GROUPED_TRIES} draws of a {n_test}-song grouped test part, the groups left for training never "
+        f"made a validation part of exactly {n_validation} songs: use other fractions or fewer, smaller groups"
+    )
+
+
+def _makes(groups: np.ndarray, total: int) -> bool:
+    """Whether whole groups of ``groups`` (ids, ``(songs,)``) hold exactly ``total`` songs, one song left over."""
+    sizes = np.unique(groups, return_counts=True)[1]
+    try:
+        return achievable_size(sizes, total, largest=total) == total
+    except ConfigError:
+        return False
 
 
 def class_weights(train_labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -133,12 +225,15 @@ def stack_splits(splits: list[Split]) -> dict[str, np.ndarray]:
     return out
 
 
-def make_splits(labels, seeds, *, n_classes, test_fraction, validation_fraction=None) -> dict[str, np.ndarray]:
-    """:func:`trial_split` for each seed, stacked with :func:`stack_splits` plus ``class_weights``
-    ``(trials, n_classes)``."""
+def make_splits(
+    labels, seeds, *, n_classes, test_fraction, validation_fraction=None, groups=None
+) -> dict[str, np.ndarray]:
+    """:func:`trial_split` for each seed (with ``groups``, if given, group ids ``(songs,)``: artist-grouped
+    splits), stacked with :func:`stack_splits` plus ``class_weights`` ``(trials, n_classes)``."""
     splits = [
         trial_split(
-            labels, int(s), n_classes=n_classes, test_fraction=test_fraction, validation_fraction=validation_fraction
+            labels, int(s), n_classes=n_classes, test_fraction=test_fraction,
+            validation_fraction=validation_fraction, groups=groups,
         )
         for s in seeds
     ]
