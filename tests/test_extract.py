@@ -308,11 +308,14 @@ def test_several_segments_per_song_become_rows_of_one_song(tmp_path):
     (tmp_path / "data" / "a" / "short.wav").parent.mkdir(exist_ok=True)
     write(tmp_path / "data" / "a" / "short.wav", tone(SECONDS, seed=5, freq=220.0))
     songs, _ = discover(tmp_path / "data")
+    songs = [dataclasses.replace(song, artists=(f"artist of {song.song_id}",)) for song in songs]
     separator = FixedGainSeparator()
     run = featurize(songs, out=tmp_path / "f.npz", separator=separator, cache=Cache(tmp_path / "c"),
                     options=FeatureOptions(segments_per_song=2, dtype="float32"))
     features = load_features(run.path)
     assert features.n_rows == 8 and features.n_songs == 4 and features.segments_per_song == 2
+    assert features.artists[:4] == ("artist of a/s0",) * 2 + ("artist of a/s1",) * 2  # each row of a song
+    assert features.song_artists[3] == ("artist of b/s1",)
     assert features.song_ids[:2] == ("a/s0@0", "a/s0@1") and features.song_names[0] == "a/s0"
     assert features.segment_song.tolist() == [0, 0, 1, 1, 2, 2, 3, 3] and separator.calls == 8
     starts = features.meta["starts"]["a/s0"]
@@ -321,3 +324,25 @@ def test_several_segments_per_song_become_rows_of_one_song(tmp_path):
         "too short for 2 segments of 10.63 s (11.00 s)"]
     with pytest.raises(ConfigError, match="segments per song must be >= 1"):
         FeatureOptions(segments_per_song=0)
+
+
+def test_artists_reach_the_feature_file_and_survive_separation(tmp_path):
+    """featurize writes each song's artists (none: no key); ``separate``'s manifest keeps them for the way back."""
+    songs, _ = discover(_data(tmp_path / "data"))
+    plain = featurize(songs, out=tmp_path / "plain.npz", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"),
+                      options=FeatureOptions(start=0.0))
+    assert load_features(plain.path).artists is None
+    credited = [dataclasses.replace(song, artists=artists)
+                for song, artists in zip(songs, [("A", "B"), (), ("B",), ("C, Jr.",)])]
+    run = featurize(credited, out=tmp_path / "f.npz", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"),
+                    options=FeatureOptions(start=0.0))
+    features = load_features(run.path)
+    assert features.artists == ("A;B", "", "B", "C, Jr.")
+    assert features.song_artists == (("A", "B"), (), ("B",), ("C, Jr.",))
+    separate_to_folder(credited, out=tmp_path / "out", separator=FixedGainSeparator(), cache=Cache(tmp_path / "c"),
+                       start=0.0)
+    assert (tmp_path / "out" / "manifest.csv").read_text().splitlines()[:2] == [
+        "path,label,artist,bass,drums,other,vocals", "a/s0/mixture.wav,a,A;B,a/s0/bass.wav,a/s0/drums.wav,"
+        "a/s0/other.wav,a/s0/vocals.wav"]
+    listed, _ = discover(tmp_path / "out" / "manifest.csv")
+    assert [s.artists for s in listed] == [s.artists for s in credited]  # fed back, they keep their artists

@@ -94,3 +94,47 @@ def test_missing_truncated_and_foreign_files(tmp_path):
     np.savez(other, x=np.zeros(3))
     with pytest.raises(FeatureFileError, match="missing key"):
         load_features(other)
+
+
+def test_a_file_naming_one_class_twice_is_refused(tmp_path):
+    path = _write(tmp_path, classes=np.array(["house", "house"]))
+    with pytest.raises(FeatureFileError, match=r"'classes' names 'house' more than once") as error:
+        load_features(path)
+    assert str(path) in str(error.value)
+
+
+def _save(path, f, **extra):
+    return save_features(path, mels=f.mels, maps=f.maps, labels=f.labels, classes=f.classes, song_ids=f.song_ids,
+                         meta=f.meta, segment_song=f.segment_song, **extra)
+
+
+def test_round_trip_with_artists_and_segments(tmp_path):
+    f = toy_features(songs_per_class=(2, 2), n_mels=8, frames=6, segments_per_song=2)
+    per_song = ["A;B", "", "B", "C"]  # song 0 credits two artists, song 1 none
+    path = _save(tmp_path / "f.npz", f, artists=[per_song[s] for s in f.segment_song])
+    loaded = load_features(path)
+    assert loaded.artists == ("A;B", "A;B", "", "", "B", "B", "C", "C")
+    assert loaded.song_artists == (("A", "B"), (), ("B",), ("C",))
+    assert loaded.song_names == ("song000", "song001", "song002", "song003")
+    label = int(f.song_labels[0])
+    kept = [song for song in range(4) if f.song_labels[song] == label]  # song 0 and the other of its class
+    subset = loaded.subset_classes([f.classes[label]])
+    assert subset.song_artists == tuple(loaded.song_artists[song] for song in kept) and subset.n_rows == 4
+    # no song with an artist: no key, and no artists in memory
+    assert load_features(_save(tmp_path / "none.npz", f, artists=[""] * f.n_rows)).artists is None
+    assert load_features(_save(tmp_path / "absent.npz", f)).song_artists is None
+
+
+def test_bad_artists_are_refused(tmp_path):
+    f = toy_features(songs_per_class=(2, 2), n_mels=8, frames=6, segments_per_song=2)
+    with pytest.raises(FeatureFileError, match=r"'artists' has 3 entries, expected one per row \(8\)"):
+        _save(tmp_path / "f.npz", f, artists=["A", "B", "C"])
+    split = ["A", "A; B"] + ["C"] * 6  # the two segments of song000 disagree
+    with pytest.raises(FeatureFileError, match=r"song 'song000' carry different artists \(\['A', 'A; B'\]\)"):
+        _save(tmp_path / "f.npz", f, artists=split)
+    same = ["A;B", " A ; B"] + ["C"] * 6  # spelt differently, the same names
+    assert load_features(_save(tmp_path / "f.npz", f, artists=same)).song_artists[0] == ("A", "B")
+    path = _write(tmp_path, artists=np.arange(6))
+    with pytest.raises(FeatureFileError, match=r"'artists' must be strings of shape \(rows,\), got int") as error:
+        load_features(path)
+    assert str(path) in str(error.value)

@@ -36,6 +36,7 @@ def test_class_folders_with_bad_entries(tmp_path):
     assert [s.song_id for s in songs] == ["house/a", "house/b", "house/c", "techno/t1", "techno/t2"]
     assert {s.label for s in songs} == {"house", "techno"}
     assert songs[3] == Song(song_id="techno/t1", path=tmp_path / "techno" / "t1.wav", label="techno")
+    assert all(s.artists == () for s in songs)  # class folders name no artists
     skipped = {Path(p.file).name for p in _problems_for(problems, "not an audio file")}
     assert skipped == {"cover.jpg", "notes.txt"}  # hidden files are skipped silently
     assert [p.file for p in _problems_for(problems, "holds no songs")] == [str(tmp_path / "empty")]
@@ -120,6 +121,7 @@ def test_giantsteps_layout_and_class_filter(tmp_path):
     write(tmp_path / "audio" / "1006.LOFI.mp3", tone(0.3), format="MP3")  # no annotation
     songs, problems = discover(tmp_path, classes=["TRANCE", "dubstep"])
     assert [(s.song_id, s.label) for s in songs] == [("1001.LOFI", "trance"), ("1003.LOFI", "trance")]
+    assert all(s.artists == () for s in songs)  # nor does GiantSteps key
     assert "no genre annotation" in problems[0].problem and problems[0].file.endswith("1006.LOFI.mp3")
     assert "class 'dubstep' has 1 usable song" in problems[1].problem
     with pytest.raises(DatasetError, match="no songs of class.*'polka'"):
@@ -139,11 +141,18 @@ def test_unreadable_data_sets(tmp_path):
         discover(tmp_path / "loose.wav")
 
 
-def _beatport(path: Path, genre: str | None, sub_genre: str | None = None, track_id: int = 1) -> Path:
-    """A Beatport JSON file as GiantSteps+ holds them (``genres`` / ``sub_genres`` of ``{id, name, slug}``)."""
-    record = {"id": track_id, "bpm": 126, "artists": [{"id": 7, "name": "Someone"}],
+_SOMEONE = [{"id": 7, "name": "Someone"}]
+
+
+def _beatport(path: Path, genre: str | None, sub_genre: str | None = None, track_id: int = 1,
+              artists=_SOMEONE) -> Path:
+    """A Beatport JSON file as GiantSteps+ holds them (``genres`` / ``sub_genres`` of ``{id, name, slug}``,
+    ``artists`` of ``{id, name}``; ``artists=None`` leaves the entry out)."""
+    record = {"id": track_id, "bpm": 126,
               "genres": [] if genre is None else [{"id": 5, "name": genre, "slug": genre.lower().replace(" ", "-")}],
               "sub_genres": [] if sub_genre is None else [{"id": 9, "name": sub_genre, "slug": "x"}]}
+    if artists is not None:
+        record["artists"] = artists
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record))
     return path
@@ -222,3 +231,68 @@ def test_a_gtzan_root_is_read_through_its_single_genres_folder(tmp_path):
     for song in ("s1", "s2"):
         _wav(tmp_path / "one" / "rock" / song / "mixture.wav")
     assert _single_class_root(tmp_path / "one") is None
+
+
+def _two_files_of_one_track(root: Path, layout: str) -> str:
+    """A GiantSteps (key) or GiantSteps+ folder of two tracks, the first also as an mp3 beside its wav: the
+    name of that track."""
+    names = ["1001.LOFI", "1002.LOFI"] if layout == "key" else ["10089 A - B", "10090 C - D"]
+    for name in names:
+        _wav(root / "audio" / f"{name}.wav")
+        if layout == "key":
+            (root / "annotations" / "genre").mkdir(parents=True, exist_ok=True)
+            (root / "annotations" / "genre" / f"{name}.genre").write_text("trance")
+        else:
+            _beatport(root / "meta" / f"{name}.json", "Trance")
+    (root / "audio" / f"{names[0]}.mp3").write_bytes(b"x")  # discovery goes by suffix; decoding comes later
+    return names[0]
+
+
+@pytest.mark.parametrize("layout", ["key", "plus"])
+def test_giantsteps_files_of_one_track_are_one_song(tmp_path, layout):
+    """``x.mp3`` beside ``x.wav``: one annotation labels one track, so the file after the first (sorted) is
+    reported at discovery, naming both, and skipped; two songs with the id ``x`` made save_features refuse the
+    file at the very end, after all the separation work."""
+    name = _two_files_of_one_track(tmp_path, layout)
+    songs, problems = discover(tmp_path)
+    ids = [s.song_id for s in songs]
+    assert len(set(ids)) == len(ids), f"song ids repeat: {ids}"
+    assert [s.path.name for s in songs] == [f"{name}.mp3", songs[1].path.name] and len(songs) == 2
+    assert [Path(p.file).name for p in problems] == [f"{name}.wav"]
+    assert f"{name}.mp3" in problems[0].problem and "skipped" in problems[0].problem
+
+
+def test_giantsteps_plus_songs_carry_every_beatport_artist(tmp_path):
+    """Every ``artists`` name, in order (two tracks share Jason Sparks); a missing or malformed entry gives
+    ``()`` and no problem; entries without a name are passed over."""
+    tracks = {
+        "10089 Jason Sparks - Close My Eyes feat. J. Little (Original Mix)":
+            [{"id": 11, "name": "Jason Sparks"}, {"id": 12, "name": "J. Little"}],
+        "10090 Jason Sparks - Solo (Original Mix)": [{"id": 11, "name": "Jason Sparks"}],
+        "10091 Nobody - Missing": None,
+        "10092 Nobody - Malformed": {"id": 13, "name": "Not a list"},
+        "10093 Dee - Partly": [{"id": 14}, "Loose", {"id": 15, "name": " Dee "}, {"id": 15, "name": "Dee"}],
+    }
+    for name, artists in tracks.items():
+        _wav(tmp_path / "audio" / f"{name}.wav")
+        _beatport(tmp_path / "meta" / f"{name}.json", "Trance", artists=artists)
+    songs, problems = discover(tmp_path)
+    assert [(s.song_id.split()[0], s.artists) for s in songs] == [
+        ("10089", ("Jason Sparks", "J. Little")), ("10090", ("Jason Sparks",)), ("10091", ()), ("10092", ()),
+        ("10093", ("Dee",))]
+    assert problems == []
+
+
+def test_manifest_artist_column(tmp_path):
+    for name in ("a.wav", "b.wav", "c.wav", "d.wav"):
+        _wav(tmp_path / name)
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("path,label,Artist\n"
+                        "a.wav,house,Bob Marley; The Wailers\n"
+                        "b.wav,house,\n"
+                        "c.wav,reggae, The Wailers ;\n"
+                        "d.wav,reggae,\"A, B & C\"\n")
+    songs, problems = discover(manifest)
+    assert [(s.song_id, s.artists) for s in songs] == [
+        ("a", ("Bob Marley", "The Wailers")), ("b", ()), ("c", ("The Wailers",)), ("d", ("A, B & C",))]
+    assert problems == []

@@ -3,12 +3,14 @@
 ``discover(DATA)`` tells the layouts apart:
 
 * **CSV manifest** (``DATA`` is a ``.csv`` file): a header row, then one row per song with the columns
-  ``path,label`` and optionally ``start`` (seconds; empty = automatic) and the true-stem paths
-  ``bass,drums,other,vocals``. Relative paths resolve against the manifest's folder.
+  ``path,label`` and optionally ``start`` (seconds; empty = automatic), ``artist`` (several separated by
+  ``;``, e.g. ``Bob Marley; The Wailers``; empty = unknown) and the true-stem paths ``bass,drums,other,vocals``.
+  Relative paths resolve against the manifest's folder.
 * **GiantSteps+ EDM key data set** (``DATA`` holds ``audio/`` and ``meta/``; Zenodo record 1095691, the paper's
   data set, mirdata's ``giantsteps_key``): ``audio/<id> <Artist> - <Title>.mp3`` labelled by the Beatport JSON
   ``meta/<same name>.json`` — its ``genres[0].name`` exactly as written ("Drum & Bass"), or with
-  ``label="sub-genre"`` its first ``sub_genres`` name (falling back to the genre). Audio and meta are matched
+  ``label="sub-genre"`` its first ``sub_genres`` name (falling back to the genre), with every name of its
+  ``artists`` as the song's artists (none when the entry is missing or malformed). Audio and meta are matched
   by file stem, else by the leading numeric id; a track without meta or without a genre is reported and skipped.
 * **GiantSteps key / tempo data sets** (``DATA`` holds ``audio/`` and ``annotations/genre/``): every
   ``audio/NAME.mp3`` labelled by the genre written in ``annotations/genre/NAME.genre`` (the key set keeps
@@ -18,6 +20,14 @@
   ``bass.<ext>``, ``drums.<ext>``, ``other.<ext>``, ``vocals.<ext>`` (the MUSDB18/demucs layout, also what
   ``jaxsep separate`` writes). A root holding a single folder of class folders (GTZAN's ``genres/``) is read as
   that folder, with a note.
+
+In both GiantSteps layouts an annotation (or meta file) labels one track: when several audio files match it
+(``x.mp3`` beside ``x.wav``), the first in name order is the song and each other is reported as a problem
+naming both files and skipped - at discovery, so song ids stay unique and no file is worked on twice.
+Class folders and manifests have no such shared annotation: there a repeated id gets ``#2``, ``#3``...
+
+Only GiantSteps+ and a manifest's ``artist`` column give songs their artists (:attr:`Song.artists`); the other
+layouts have none.
 
 Per-file problems (a non-audio file in a class folder, a manifest row naming a missing file, a track without
 its annotation, an empty class, a class with a single song - the trial engine needs two per class) come back as
@@ -41,7 +51,10 @@ from ..constants import MIXTURE, STEMS
 from ..errors import ConfigError, DatasetError
 from ..options import GenreLabel, choose
 from .files import is_audio_file
-from .songs import Problem, Song, drop_small_classes, summarize
+from .songs import Problem, Song, drop_small_classes, parse_artists, summarize
+
+#: The columns a CSV manifest may have (``path`` and ``label`` are required).
+_MANIFEST_COLUMNS = ("path", "label", "start", "artist", *STEMS)
 
 
 def discover(
@@ -138,9 +151,9 @@ def read_manifest(manifest: Path) -> tuple[list[Song], list[Problem]]:
     missing = [c for c in ("path", "label") if c not in header]
     if missing:
         raise DatasetError(manifest, f"manifest lacks column(s) {missing}; header is {header}")
-    unknown = [c for c in header if c not in ("path", "label", "start", *STEMS)]
+    unknown = [c for c in header if c not in _MANIFEST_COLUMNS]
     if unknown:
-        raise DatasetError(manifest, f"unknown manifest column(s) {unknown}; allowed: path, label, start, {', '.join(STEMS)}")
+        raise DatasetError(manifest, f"unknown manifest column(s) {unknown}; allowed: {', '.join(_MANIFEST_COLUMNS)}")
     songs: list[Song] = []
     problems: list[Problem] = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
@@ -158,11 +171,14 @@ def read_giantsteps(root: Path) -> tuple[list[Song], list[Problem]]:
     genre_dir = root / "annotations" / "genre"
     songs: list[Song] = []
     problems: list[Problem] = []
+    claimed: dict[Path, Path] = {}
     for entry in _audio_files(root / "audio", problems):
         name = entry.name[: -len(entry.suffix)]
         genre_file = genre_dir / f"{name}.genre"
         if not genre_file.is_file():
             problems.append(Problem(str(entry), f"no genre annotation ({genre_file} is missing)"))
+            continue
+        if _claimed_twice(entry, genre_file, claimed, problems):
             continue
         genre = genre_file.read_text(encoding="utf-8", errors="replace").strip()
         if not genre:
@@ -181,17 +197,20 @@ def read_giantsteps_plus(root: Path, *, label: GenreLabel = GenreLabel.GENRE) ->
         by_id.setdefault(_leading_id(stem), path)
     songs: list[Song] = []
     problems: list[Problem] = []
+    claimed: dict[Path, Path] = {}
     for entry in _audio_files(root / "audio", problems):
         meta = metas.get(entry.stem) or by_id.get(_leading_id(entry.stem))
         if meta is None:
             problems.append(Problem(str(entry), f"no Beatport meta file (meta/{entry.stem}.json or one with its "
                                                 "numeric id)"))
             continue
-        genre, problem = _beatport_label(meta, label)
+        if _claimed_twice(entry, meta, claimed, problems):
+            continue
+        genre, artists, problem = _beatport_record(meta, label)
         if problem is not None:
             problems.append(Problem(str(meta), problem))
             continue
-        songs.append(Song(song_id=entry.stem, path=entry, label=genre))
+        songs.append(Song(song_id=entry.stem, path=entry, label=genre, artists=artists))
     return songs, problems
 
 
@@ -209,18 +228,30 @@ def _audio_files(folder: Path, problems: list[Problem]) -> list[Path]:
     return files
 
 
+def _claimed_twice(entry: Path, annotation: Path, claimed: dict[Path, Path], problems: list[Problem]) -> bool:
+    """Whether an earlier audio file already took ``annotation`` (then a problem naming both is added);
+    otherwise ``entry`` takes it. One annotation labels one track: a second file is a copy of it (``x.wav``
+    beside ``x.mp3``), kept out so that ids stay unique and the track cannot sit on both sides of a split."""
+    first = claimed.setdefault(annotation, entry)
+    if first == entry:
+        return False
+    problems.append(Problem(str(entry), f"same track as {first.name!r} (both labelled by {annotation.name}); "
+                                        "only the first file by name is read (skipped)"))
+    return True
+
+
 def _leading_id(stem: str) -> str:
     """The numeric id a GiantSteps file name starts with (``"10089 Jason Sparks - ..."`` → ``"10089"``)."""
     match = re.match(r"\s*(\d+)", stem)
     return match.group(1) if match else stem
 
 
-def _beatport_label(meta: Path, label: GenreLabel) -> tuple[str | None, str | None]:
-    """``(label, None)`` from a Beatport JSON file, or ``(None, problem)``."""
+def _beatport_record(meta: Path, label: GenreLabel) -> tuple[str | None, tuple[str, ...], str | None]:
+    """``(label, artists, None)`` from a Beatport JSON file, or ``(None, (), problem)``."""
     try:
         record = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        return None, f"cannot read the Beatport meta ({error})"
+        return None, (), f"cannot read the Beatport meta ({error})"
 
     def first_name(key: str) -> str | None:
         entries = record.get(key) if isinstance(record, dict) else None
@@ -233,8 +264,19 @@ def _beatport_label(meta: Path, label: GenreLabel) -> tuple[str | None, str | No
     if label == GenreLabel.SUB_GENRE:
         genre = first_name("sub_genres") or genre
     if genre is None:
-        return None, "no genre in the Beatport meta (track skipped)"
-    return genre, None
+        return None, (), "no genre in the Beatport meta (track skipped)"
+    return genre, _beatport_artists(record), None
+
+
+def _beatport_artists(record) -> tuple[str, ...]:
+    """Every artist name of a Beatport record's ``artists`` (``[{"id", "name"}]``), in order, each once;
+    ``()`` when the entry is missing or not a list. Artists are optional: entries without a name are
+    passed over, never a problem."""
+    entries = record.get("artists") if isinstance(record, dict) else None
+    if not isinstance(entries, list):
+        return ()
+    names = (e.get("name") for e in entries if isinstance(e, dict))
+    return tuple(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
 
 
 def _single_class_root(root: Path) -> Path | None:
@@ -288,7 +330,8 @@ def _manifest_song(row: dict[str, str], base: Path, where: str) -> tuple[Song | 
     if missing:
         return None, Problem(where, f"no such stem file(s): {', '.join(missing)}")
     song_id = _relative_to(path, base).with_suffix("").as_posix()
-    return Song(song_id=song_id, path=path, label=row["label"], start=start, stems=stems), None
+    return Song(song_id=song_id, path=path, label=row["label"], start=start, stems=stems,
+                artists=parse_artists(row.get("artist", ""))), None
 
 
 def _resolve(base: Path, name: str) -> Path:

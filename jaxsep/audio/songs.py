@@ -1,9 +1,9 @@
 """Songs and what goes wrong with them: the records every layout reader returns and the per-song loop.
 
-A :class:`Song` is one labelled audio file (with its true stems, if any); a :class:`Problem` says why a file,
-a manifest row or a class was skipped. :func:`for_each_song` runs one piece of work per song, turning each
-song's :class:`~jaxsep.errors.JaxsepError` into a :class:`Problem` so the others go on, and reports
-:class:`Progress`.
+A :class:`Song` is one labelled audio file (with its true stems and its artists, if known); a :class:`Problem`
+says why a file, a manifest row or a class was skipped. :func:`for_each_song` runs one piece of work per song,
+turning each song's :class:`~jaxsep.errors.JaxsepError` into a :class:`Problem` so the others go on, and reports
+:class:`Progress`. :func:`parse_artists` reads the one-string spelling of a song's artists (``"A; B"``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from ..errors import JaxsepError
 #: Fewest songs per class the trial engine accepts.
 MIN_SONGS_PER_CLASS = 2
 
+ARTIST_SEPARATOR = ";"
+"""How several artists of one song are written in one string (manifest ``artist`` column, feature file)."""
+
 T = TypeVar("T")
 
 
@@ -33,6 +36,8 @@ class Song:
       label: class name.
       start: the segment's start in seconds when the data set fixes it, else ``None`` (automatic).
       stems: true-stem files keyed by names from :data:`~jaxsep.constants.STEMS`; may be partial or empty.
+      artists: the artists credited, in the data set's order; ``()`` when the layout names none (for
+        artist-grouped splits, :mod:`jaxsep.training.groups`).
     """
 
     song_id: str
@@ -40,6 +45,19 @@ class Song:
     label: str
     start: float | None = None
     stems: dict[str, Path] = field(default_factory=dict)
+    artists: tuple[str, ...] = ()
+
+
+def parse_artists(text: str) -> tuple[str, ...]:
+    """The artists of one song from their one-string spelling.
+
+    Args:
+      text: artist names joined by :data:`ARTIST_SEPARATOR`, e.g. ``"Bob Marley; The Wailers"``.
+
+    Returns:
+      the names, stripped, empty ones dropped (``""`` and ``" ; "`` give ``()``).
+    """
+    return tuple(name.strip() for name in text.split(ARTIST_SEPARATOR) if name.strip())
 
 
 @dataclass(frozen=True)

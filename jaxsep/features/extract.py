@@ -25,6 +25,7 @@ import numpy as np
 
 from ..audio.segments import DROP_RULE, song_start, song_starts
 from ..audio.songs import (
+    ARTIST_SEPARATOR,
     Problem,
     Progress,
     Song,
@@ -112,7 +113,8 @@ def featurize(
 
     Returns:
       A :class:`~jaxsep.audio.songs.SongRun`; the file holds ``mels`` of shape ``(songs · segments, n_mels,
-      frames, 6)`` with maps in :data:`~jaxsep.constants.MAPS` order, ``frames = 458`` for the default hop.
+      frames, 6)`` with maps in :data:`~jaxsep.constants.MAPS` order, ``frames = 458`` for the default hop,
+      and, when some song has artists, their ``artists`` (each song's on every one of its rows).
 
     Raises:
       JaxsepError: the first problem when ``options.strict``; DatasetError when no class keeps two songs;
@@ -139,6 +141,7 @@ def featurize(
     done = [entry for entry in done if entry[0].song_id in kept_ids]
     classes = sorted({song.label for song, _, _ in done})
     k = options.segments_per_song
+    named = any(song.artists for song, _, _ in done)
     path = save_features(
         out,
         mels=np.stack([segment for _, maps, _ in done for segment in maps]).astype(options.dtype),
@@ -148,6 +151,7 @@ def featurize(
         song_ids=[song.song_id if k == 1 else f"{song.song_id}@{i}" for song, _, _ in done for i in range(k)],
         meta=_meta(separator, options, done, problems),
         segment_song=None if k == 1 else np.repeat(np.arange(len(done)), k),
+        artists=[ARTIST_SEPARATOR.join(song.artists) for song, _, _ in done for _ in range(k)] if named else None,
     )
     return SongRun(path=path, song_ids=[song.song_id for song, _, _ in done], problems=problems)
 

@@ -14,11 +14,16 @@ classes    str ``(n_classes,)``                        class names, indexed by `
 song_ids   str ``(songs,)``                            one identifier per row (unique)
 meta       str ``()`` (JSON)                           at least sample_rate, n_fft, hop_length,
                                                        n_mels, separator, format_version
+artists    str ``(songs,)``, optional                  each row's song's artists joined by
+                                                       :data:`~jaxsep.audio.songs.ARTIST_SEPARATOR`
+                                                       (``""``: none known); present only when some
+                                                       song has artists (artist-grouped splits)
 =========  ==========================================  ==============================================
 
 With several segments per song (``jaxsep features --segments-per-song K``) each row is one segment, the ids
 are ``<song>@<k>``, and the optional key ``segment_song`` (int ``(rows,)``) gives the song of each row:
-every song has ``K`` rows, all with its label. Trials split songs, never segments (:mod:`jaxsep.training`).
+every song has ``K`` rows, all with its label (and its artists). Trials split songs, never segments
+(:mod:`jaxsep.training`).
 
 :func:`load_features` validates all of it and raises :class:`~jaxsep.errors.FeatureFileError` naming the
 file and the problem; :func:`save_features` writes atomically (temporary file, then rename).
@@ -38,6 +43,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..atomic import atomic_path
+from ..audio.songs import parse_artists
 from ..constants import FEATURE_FORMAT_VERSION, MAPS
 from ..errors import FeatureFileError
 
@@ -49,6 +55,8 @@ MIN_MAP_SIZE = 4
 _KEYS = ("mels", "maps", "labels", "classes", "song_ids", "meta")
 #: The optional key of files with several segments per song.
 SEGMENT_SONG = "segment_song"
+#: The optional key of files whose songs have artists.
+ARTISTS = "artists"
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class FeatureSet:
       path: where it was loaded from (``None`` for an in-memory set).
       segment_song: the song of each row, int ``(rows,)``, when songs have several segments; ``None``: one row
         per song.
+      artists: one string per row, its song's artists joined by :data:`~jaxsep.audio.songs.ARTIST_SEPARATOR`
+        (``""``: none known); ``None`` when the file names no artists.
     """
 
     mels: np.ndarray
@@ -76,6 +86,7 @@ class FeatureSet:
     meta: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     segment_song: np.ndarray | None = None
+    artists: tuple[str, ...] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -106,6 +117,14 @@ class FeatureSet:
         """One id per song: the row ids without their ``@k`` segment suffix."""
         first = [self.song_ids[row] for row in self.song_rows[:, 0]]
         return tuple(first if self.segment_song is None else (name.rsplit("@", 1)[0] for name in first))
+
+    @property
+    def song_artists(self) -> tuple[tuple[str, ...], ...] | None:
+        """The artists of each song (in song order, like :attr:`song_names`), ``()`` for a song without;
+        ``None`` when the file names no artists. Input of :func:`jaxsep.training.groups.artist_groups`."""
+        if self.artists is None:
+            return None
+        return tuple(parse_artists(self.artists[row]) for row in self.song_rows[:, 0])
 
     @property
     def n_classes(self) -> int:
@@ -149,6 +168,7 @@ class FeatureSet:
             meta={**self.meta, "classes_selected": list(names)},
             path=self.path,
             segment_song=segment_song,
+            artists=None if self.artists is None else tuple(a for a, k in zip(self.artists, keep) if k),
         )
 
     def class_counts(self) -> np.ndarray:
@@ -221,6 +241,9 @@ def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -
         fail(f"'labels' must be integers, got {labels.dtype}")
     if len(features.classes) == 0:
         fail("'classes' is empty")
+    twice = sorted({c for c in features.classes if features.classes.count(c) > 1})
+    if twice:
+        fail(f"'classes' names {twice[0]!r} more than once (classes {list(features.classes)})")
     bad = labels[(labels < 0) | (labels >= len(features.classes))]
     if bad.size:
         fail(f"label {int(bad[0])} out of range for {len(features.classes)} classes")
@@ -238,6 +261,8 @@ def validate_features(features: FeatureSet, required_maps: Iterable[str] = ()) -
         fail(f"'meta' says n_mels={features.meta['n_mels']} but 'mels' has {n_mels}")
     if features.segment_song is not None:
         _validate_segments(features, fail)
+    if features.artists is not None:
+        _validate_artists(features, fail)
     if not np.isfinite(mels).all():
         song = int(np.nonzero(~np.isfinite(mels).reshape(n_songs, -1).all(axis=1))[0][0])
         fail(f"'mels' holds NaN or infinite values (first in song {song}, id {features.song_ids[song]!r})")
@@ -258,6 +283,22 @@ def _validate_segments(features: FeatureSet, fail) -> None:
     rows = np.argsort(segment_song, kind="stable").reshape(len(counts), -1)
     if np.any(features.labels[rows] != features.labels[rows[:, :1]]):
         fail("the segments of a song carry different labels")
+
+
+def _validate_artists(features: FeatureSet, fail) -> None:
+    """``artists``: one string per row; with segments, the rows of a song name the same artists."""
+    artists = features.artists
+    if len(artists) != features.n_rows:
+        fail(f"'artists' has {len(artists)} entries, expected one per row ({features.n_rows})")
+    not_text = [a for a in artists if not isinstance(a, str)]
+    if not_text:
+        fail(f"'artists' must be strings, got {not_text[0]!r}")
+    if features.segment_song is None:
+        return
+    for song, rows in enumerate(features.song_rows):
+        named = list(dict.fromkeys(artists[row] for row in rows))  # as written, in row order
+        if len({parse_artists(text) for text in named}) > 1:
+            fail(f"the segments of song {features.song_names[song]!r} carry different artists ({named})")
 
 
 def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) -> FeatureSet:
@@ -284,6 +325,7 @@ def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) ->
                 raise FeatureFileError(path, f"not a jaxsep feature file: missing key(s) {missing}")
             arrays = {k: archive[k] for k in _KEYS}
             segment_song = archive[SEGMENT_SONG] if SEGMENT_SONG in archive.files else None
+            artists = archive[ARTISTS] if ARTISTS in archive.files else None
     except FeatureFileError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
@@ -294,6 +336,9 @@ def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) ->
         raise FeatureFileError(path, f"'meta' is not valid JSON ({error})") from error
     if not isinstance(meta, dict):
         raise FeatureFileError(path, "'meta' must be a JSON object")
+    if artists is not None and (artists.ndim != 1 or artists.dtype.kind != "U"):
+        raise FeatureFileError(path, f"'artists' must be strings of shape (rows,), got {artists.dtype} "
+                                     f"of shape {artists.shape}")
     features = FeatureSet(
         mels=arrays["mels"],
         maps=tuple(str(m) for m in np.atleast_1d(arrays["maps"])),
@@ -303,6 +348,7 @@ def load_features(path: str | os.PathLike, required_maps: Iterable[str] = ()) ->
         meta=meta,
         path=str(path),
         segment_song=segment_song,
+        artists=None if artists is None else tuple(str(a) for a in artists),
     )
     validate_features(features, required_maps)
     return dataclasses.replace(features, labels=features.labels.astype(np.int32),
@@ -319,6 +365,7 @@ def save_features(
     song_ids: Iterable[str],
     meta: dict[str, Any],
     segment_song: np.ndarray | None = None,
+    artists: Iterable[str] | None = None,
 ) -> Path:
     """Validates and writes a feature file atomically (temporary file in the same folder, then rename).
 
@@ -326,9 +373,14 @@ def save_features(
       mels: shape ``(rows, n_mels, frames, maps)``, float16 or float32.
       maps, labels, classes, song_ids, meta, segment_song: see the module docstring; ``format_version`` is
         added to ``meta`` when absent.
+      artists: one string per row, its song's artists joined by :data:`~jaxsep.audio.songs.ARTIST_SEPARATOR`
+        (``""``: none); written only when some row names an artist.
 
     Returns:
       The written path.
+
+    Raises:
+      FeatureFileError: the contents fail :func:`validate_features`.
     """
     path = Path(path)
     meta = {"format_version": FEATURE_FORMAT_VERSION, **meta}
@@ -341,8 +393,10 @@ def save_features(
         meta=meta,
         path=str(path),
         segment_song=None if segment_song is None else np.asarray(segment_song),
+        artists=None if artists is None else tuple(artists),
     )
     validate_features(features)
+    named = features.artists is not None and any(parse_artists(a) for a in features.artists)
     with atomic_path(path, suffix=".tmp.npz") as temporary, temporary.open("wb") as stream:
         np.savez(
             stream,
@@ -353,5 +407,6 @@ def save_features(
             song_ids=np.array(features.song_ids, dtype=str),
             meta=np.array(json.dumps(meta, sort_keys=True)),
             **({} if features.segment_song is None else {SEGMENT_SONG: features.segment_song.astype(np.int32)}),
+            **({ARTISTS: np.array(features.artists, dtype=str)} if named else {}),
         )
     return path

@@ -1,9 +1,10 @@
 """Separated stems as audio files: ``OUT/LABEL/SONG/{mixture,bass,drums,other,vocals}.wav``, and
-``OUT/manifest.csv`` listing them with their labels.
+``OUT/manifest.csv`` listing them with their labels (and artists, when the songs have any).
 
 The output is itself a data set with true stems, so ``--separator given`` reads it back: as class folders (a label
 that cannot be a folder name, such as GiantSteps+'s ``Indie Dance / Nu Disco``, is written as
-``Indie Dance - Nu Disco``), or through the manifest, which keeps every label as it was.
+``Indie Dance - Nu Disco``; no artists), or through the manifest, which keeps every label as it was and each
+song's artists in its ``artist`` column.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Sequence
 from ..atomic import write_text_atomic
 from ..audio.files import write_audio
 from ..audio.segments import load_segment, song_start
-from ..audio.songs import Progress, Song, SongRun, for_each_song
+from ..audio.songs import ARTIST_SEPARATOR, Progress, Song, SongRun, for_each_song
 from ..cache import Cache
 from ..constants import MIXTURE, STEMS
 from ..errors import DatasetError
@@ -38,7 +39,8 @@ def separate_to_folder(
     progress: Progress | None = None,
 ) -> SongRun:
     """Writes each song's segment and its stems as ``OUT/LABEL/SONG/{mixture,bass,drums,other,vocals}.wav``
-    (``LABEL``: :func:`label_folder`), then ``OUT/manifest.csv`` with a row per song written.
+    (``LABEL``: :func:`label_folder`), then ``OUT/manifest.csv`` with a row per song written (with an ``artist``
+    column when some song has artists).
 
     The stems keep the separator's native rate and channels (32-bit float wav, so they add up to the mixture).
     A song whose five files all exist is skipped unless ``force``, so an interrupted run resumes.
@@ -76,7 +78,7 @@ def separate_to_folder(
 
     done, problems = for_each_song(songs, export, strict=strict, progress=progress)
     if done:
-        _write_manifest(out, [(song.label, song_files(song)) for song, _ in done])
+        _write_manifest(out, [(song, song_files(song)) for song, _ in done])
     return SongRun(path=out, song_ids=[song.song_id for song, _ in done], problems=problems)
 
 
@@ -87,13 +89,16 @@ def label_folder(label: str) -> str:
     return name if name and not name.startswith(".") else f"_{name}"
 
 
-def _write_manifest(out: Path, rows: Sequence[tuple[str, dict[str, Path]]]) -> None:
-    """``out/manifest.csv``: ``path,label,bass,drums,other,vocals`` with paths relative to ``out``."""
+def _write_manifest(out: Path, rows: Sequence[tuple[Song, dict[str, Path]]]) -> None:
+    """``out/manifest.csv``: ``path,label,bass,drums,other,vocals`` with paths relative to ``out``, and
+    ``artist`` after ``label`` (names joined by ``;``) when some song has artists."""
+    named = any(song.artists for song, _ in rows)
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["path", "label", *STEMS])
-    for label, files in rows:
-        writer.writerow([files[MIXTURE].relative_to(out).as_posix(), label,
+    writer.writerow(["path", "label", *(["artist"] if named else []), *STEMS])
+    for song, files in rows:
+        writer.writerow([files[MIXTURE].relative_to(out).as_posix(), song.label,
+                         *([ARTIST_SEPARATOR.join(song.artists)] if named else []),
                          *(files[stem].relative_to(out).as_posix() for stem in STEMS)])
     write_text_atomic(out / "manifest.csv", stream.getvalue())
 

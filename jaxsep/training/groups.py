@@ -15,22 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..audio.songs import ARTIST_SEPARATOR, parse_artists  # noqa: F401 (re-exported; defined beside Song)
 from ..errors import ConfigError
-
-ARTIST_SEPARATOR = ";"
-"""How several artists of one song are written in one string (manifest column, feature file)."""
-
-
-def parse_artists(text: str) -> tuple[str, ...]:
-    """The artists of one song from their one-string spelling.
-
-    Args:
-      text: artist names joined by :data:`ARTIST_SEPARATOR`, e.g. ``"Bob Marley; The Wailers"``.
-
-    Returns:
-      the names, stripped, empty ones dropped (``""`` and ``" ; "`` give ``()``).
-    """
-    return tuple(name.strip() for name in text.split(ARTIST_SEPARATOR) if name.strip())
 
 
 def _find(parent: list[int], song: int) -> int:
