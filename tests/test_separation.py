@@ -201,7 +201,7 @@ def test_demucs_resampling_and_channel_plumbing(unittest_demucs, monkeypatch):
     fractions = {"drums": 0.1, "bass": 0.2, "other": 0.3, "vocals": 0.4}
     seen: list[tuple[int, ...]] = []
 
-    def fake_apply(model, stereo, report):
+    def fake_apply(model, stereo, report):  # stereo: (batch, 2, samples)
         seen.append(stereo.shape)
         report(1.0)
         return {stem: share * stereo for stem, share in fractions.items()}
@@ -211,7 +211,7 @@ def test_demucs_resampling_and_channel_plumbing(unittest_demucs, monkeypatch):
     # Three channels, band-limited well below 8 kHz so that soxr's 16 -> 44.1 -> 16 kHz round trip is clean.
     audio = np.stack([np.sin(2 * np.pi * f * t) * 0.3 for f in (220, 1_000, 3_000)]).astype(np.float32)
     stems = unittest_demucs.separate(audio, 16_000)
-    assert seen == [(2, 44_100), (2, 44_100)]  # channels (0, 1), then channel 2 duplicated to stereo
+    assert seen == [(1, 2, 44_100), (1, 2, 44_100)]  # channels (0, 1), then channel 2 duplicated to stereo
     for stem, share in fractions.items():
         assert stems[stem].shape == audio.shape
         # Each output channel holds its own input channel only, at its share: nothing crosses channels.

@@ -26,7 +26,7 @@ from .common import CacheDir, ModelRepo, choices, console, fail_cleanly, parse_r
 
 Data = Annotated[Path, typer.Argument(exists=True, help="Class folders, a GiantSteps folder or a .csv manifest.")]
 Classes = Annotated[Optional[list[str]], typer.Option(help="Keep only these classes (repeat, or comma-separated).")]
-Label = Annotated[str, typer.Option(help=f"[{choices(GenreLabel)}] GiantSteps+ only: label each track by Beatport's "
+Label = Annotated[str, typer.Option(help=f"({choices(GenreLabel)}) GiantSteps+ only: label each track by Beatport's "
                                          "genre or its first sub-genre.")]
 Start = Annotated[Optional[float], typer.Option(min=0.0, help="Segment start (s) for songs without their own; "
                                                               "default: the drop.")]
@@ -79,6 +79,10 @@ def features_command(
     float32: Annotated[bool, typer.Option(help="Store maps as float32 (default float16, 0.03 dB steps).")] = False,
     segments_per_song: Annotated[int, typer.Option(help="Non-overlapping segments per song (the drop first, then "
                                                         "the next best); 1 is the paper's protocol.")] = 1,
+    separation_batch: Annotated[int, typer.Option(min=1, help="Segments per htdemucs call (this song's and the "
+                                                              "next songs'); more keep a GPU busier. The stems are "
+                                                              "those of 1 to float rounding; dsp and given ignore "
+                                                              "it.")] = 1,
 ) -> None:
     """Separate every song's segment and write its log-mel maps (mix, novox, bass, drums, other, vocals)."""
     songs, problems = discover(data, classes=parse_repeated(classes), label=label, say=say)
@@ -89,7 +93,7 @@ def features_command(
                              segments_per_song=segments_per_song)
     with _bar() as bar:
         run = featurize(songs, out=out, separator=chosen, cache=Cache(cache or default_cache_dir(), force=force),
-                        options=options, problems=problems, progress=_Bars(bar))
+                        options=options, problems=problems, progress=_Bars(bar), separation_batch=separation_batch)
     _report(run.problems)
     say(f"wrote {run.path}: {len(run.song_ids)} songs")
 

@@ -1,13 +1,14 @@
-"""What every separation backend is: the :class:`Separator` protocol and the check of its input (no torch)."""
+"""What every separation backend is: the :class:`Separator` protocol, :class:`BatchSeparator` for backends that
+also take several clips per call, and the checks of their input (no torch)."""
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from ..audio.files import check_samples
-from ..errors import AudioError
+from ..errors import AudioError, ConfigError
 
 #: What a separator's input is called in error messages (it is an array, not a file).
 INPUT_NAME = "<audio passed to separate()>"
@@ -37,6 +38,30 @@ class Separator(Protocol):
     ) -> dict[str, np.ndarray]:
         """``audio`` ``(channels, samples)`` at any rate -> ``{stem: (channels, samples)}`` at the same rate."""
         ...
+
+
+@runtime_checkable
+class BatchSeparator(Separator, Protocol):
+    """A :class:`Separator` that can also separate several clips per model call (demucs): one more method."""
+
+    def separate_batch(
+        self, clips: Sequence[np.ndarray], sample_rate: int, *, batch_size: int = 1,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[dict[str, np.ndarray]]:
+        """Clips ``(channels, samples)`` at ``sample_rate`` -> one ``{stem: (channels, samples)}`` each, up to
+        ``batch_size`` at a time; the stems equal :meth:`~Separator.separate`'s to float rounding."""
+        ...
+
+
+def check_batch_size(batch_size: int) -> int:
+    """Checks a separation batch size (clips per separator call) and returns it.
+
+    Raises:
+      ConfigError: it is not an integer >= 1; the message names the value.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"separation batch must be an integer >= 1, got {batch_size!r}")
+    return int(batch_size)
 
 
 def check_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -17,6 +17,14 @@ Separation follows ``demucs.api.Separator.separate_tensor``: normalise by the me
 ``apply_model`` with ``split=True`` and 25 % overlap (segments of the model's 7.8 s), undo the normalisation.
 ``shifts=0``: demucs' CLI default ``shifts=1`` adds a random time shift, which would make the cache keys lie;
 on musdb18-sample the two agree within 0.05 dB.
+
+Batches (:meth:`DemucsSeparator.separate_batch`): clips of equal length, each cut into stereo pieces, go through
+``apply_model`` as one ``(batch, 2, samples)`` tensor, up to ``batch_size`` pieces per call. demucs chunks a batch
+along time only (every chunk carries the whole batch through the model), and htdemucs in eval mode treats the
+batch's entries independently (its normalisations are per entry), so the stems are those of one clip at a time
+to float rounding: batched matrix products sum in another order (measured in tests/test_separation_batch.py).
+``batch_size=1`` is :meth:`~DemucsSeparator.separate`'s computation exactly. The batch size is no part of the
+signature: see :mod:`jaxsep.features.extract` for why cached stems serve every batch size.
 """
 
 from __future__ import annotations
@@ -27,14 +35,14 @@ import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..audio.files import fit_length, match_channels, resample
 from ..constants import STEMS
 from ..errors import ConfigError
-from .base import check_input
+from .base import check_batch_size, check_input
 
 DEFAULT_MODEL = "htdemucs"
 UNITTEST_MODEL = "demucs_unittest"
@@ -170,27 +178,64 @@ class DemucsSeparator:
         Raises:
           AudioError: ``audio`` is not ``(channels, samples)``, has no samples or is not finite.
         """
-        audio = check_input(audio, sample_rate)
+        return self.separate_batch([audio], sample_rate, batch_size=1, progress=progress)[0]
+
+    def separate_batch(
+        self,
+        clips: Sequence[np.ndarray],
+        sample_rate: int,
+        *,
+        batch_size: int = 1,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[dict[str, np.ndarray]]:
+        """Splits several clips into stems, up to ``batch_size`` stereo pieces per model call.
+
+        Each clip is cut into stereo pieces as :meth:`separate` does (channels two at a time, mono duplicated);
+        pieces of equal length, from any clips, share calls. The stems equal :meth:`separate`'s of each clip to
+        float rounding, and exactly for ``batch_size=1``.
+
+        Args:
+          clips: float audio, each of shape ``(channels, samples)``, all at ``sample_rate``; lengths may differ
+            (each length is batched on its own).
+          sample_rate: their rate in Hz; resampled to 44.1 kHz and back with soxr.
+          batch_size: most pieces per ``apply_model`` call, >= 1. Memory grows with it: one call holds
+            ``batch_size`` chunks of the model's segment (7.8 s for htdemucs) through the network at once.
+          progress: called with the (approximate) fraction of all clips done, 0.0 to 1.0, as chunks finish.
+
+        Returns:
+          One ``{stem: (channels, samples) float32}`` per clip, in order, like :meth:`separate`'s.
+
+        Raises:
+          AudioError: a clip is not ``(channels, samples)``, has no samples or is not finite (checked before the
+            model runs).
+          ConfigError: ``batch_size`` is not an integer >= 1.
+        """
+        batch_size = check_batch_size(batch_size)
+        clips = [check_input(clip, sample_rate) for clip in clips]
         model = self._load()
         report = progress if progress is not None else (lambda fraction: None)
         report(0.0)
-        native = resample(audio, orig_sr=sample_rate, target_sr=self.sample_rate)
-        channels, length = audio.shape
-        groups = [list(range(start, min(start + 2, channels))) for start in range(0, channels, 2)]
-        out = {stem: np.zeros(native.shape, np.float32) for stem in STEMS}
-        for index, group in enumerate(groups):
-            done = index / len(groups)
-            estimates = self._apply(model, match_channels(native[group], 2),
-                                    lambda f: report(done + f / len(groups)))
-            for stem, estimate in estimates.items():
-                out[stem][group] = match_channels(estimate, len(group))
-        stems = {}
-        for stem in STEMS:
+        natives = [resample(clip, orig_sr=sample_rate, target_sr=self.sample_rate) for clip in clips]
+        calls = _batch_calls(natives, batch_size)
+        out = [{stem: np.zeros(native.shape, np.float32) for stem in STEMS} for native in natives]
+        for index, call in enumerate(calls):
+            stereo = np.stack([match_channels(natives[clip][group], 2) for clip, group in call])
+            estimates = self._apply(model, stereo, lambda f, done=index: report((done + f) / len(calls)))
+            for entry, (clip, group) in enumerate(call):
+                for stem, estimate in estimates.items():
+                    out[clip][stem][group] = match_channels(estimate[entry], len(group))
+        separated = []
+        for clip, stems in zip(clips, out):
             # resampling rounds lengths up: cut back to the input's length
-            back = fit_length(resample(out[stem], orig_sr=self.sample_rate, target_sr=sample_rate), length)
-            stems[stem] = np.ascontiguousarray(back, dtype=np.float32)
+            separated.append({
+                stem: np.ascontiguousarray(
+                    fit_length(resample(stems[stem], orig_sr=self.sample_rate, target_sr=sample_rate),
+                               clip.shape[1]),
+                    dtype=np.float32)
+                for stem in STEMS
+            })
         report(1.0)
-        return stems
+        return separated
 
     def _load(self):
         """The torch model, loaded once and kept (loading htdemucs takes seconds)."""
@@ -199,14 +244,19 @@ class DemucsSeparator:
         return self._model
 
     def _apply(self, model, stereo: np.ndarray, report: Callable[[float], None]) -> dict[str, np.ndarray]:
-        """``(2, samples)`` at the model rate -> ``{stem: (2, samples)}``, as ``demucs.api`` does it."""
+        """``(batch, 2, samples)`` at the model rate -> ``{stem: (batch, 2, samples)}``, as ``demucs.api`` does
+        it for each entry (normalised by its own mono mix's mean and std, one ``apply_model`` call for all)."""
         import torch
         from demucs.apply import apply_model
 
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         wav = torch.from_numpy(np.ascontiguousarray(stereo))
-        reference = wav.mean(0)
-        mean, std = reference.mean(), reference.std() + 1e-8
+        # Entry by entry, with the very operations of one clip at a time, so that batch 1 is that exactly.
+        scales = []
+        for entry in wav:
+            reference = entry.mean(0)
+            scales.append((reference.mean(), reference.std() + 1e-8))
+        normalised = torch.stack([(entry - mean) / std for entry, (mean, std) in zip(wav, scales)])
         total = _chunk_count(model, stereo.shape[-1])
         finished = [0]
 
@@ -216,10 +266,23 @@ class DemucsSeparator:
                 report(min(finished[0] / total, 1.0))
 
         with torch.no_grad():
-            out = apply_model(model, ((wav - mean) / std)[None], shifts=0, split=True, overlap=OVERLAP,
-                              device=device, callback=callback)
-        out = (out[0] * std + mean).cpu().numpy().astype(np.float32)
-        return {source: out[i] for i, source in enumerate(model.sources)}
+            out = apply_model(model, normalised, shifts=0, split=True, overlap=OVERLAP, device=device,
+                              callback=callback)
+        out = torch.stack([out[i] * std + mean for i, (mean, std) in enumerate(scales)])
+        out = out.cpu().numpy().astype(np.float32)
+        return {source: out[:, i] for i, source in enumerate(model.sources)}
+
+
+def _batch_calls(natives: list[np.ndarray], batch_size: int) -> list[list[tuple[int, list[int]]]]:
+    """The model calls for clips ``(channels, samples)``: lists of up to ``batch_size`` stereo pieces
+    ``(clip, channels)`` of one length, in clip order within each length."""
+    by_length: dict[int, list[tuple[int, list[int]]]] = {}
+    for clip, native in enumerate(natives):
+        channels = native.shape[0]
+        for first in range(0, channels, 2):
+            by_length.setdefault(native.shape[1], []).append((clip, list(range(first, min(first + 2, channels)))))
+    return [pieces[start: start + batch_size] for pieces in by_length.values()
+            for start in range(0, len(pieces), batch_size)]
 
 
 def _load_model(weights: WeightFiles):
