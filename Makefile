@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch is pinned in the same pip command as the project: a bare `torch` requirement
-# would pull a multi-GB CUDA build; 2.13.0 is the CPU wheel this kind of machine carries.
+# The demucs extra (torch + demucs) is installed so that `make test` tests htdemucs too. torch is pinned in the
+# same pip command as the project: the extra's bare range would pull a multi-GB CUDA build; 2.13.0 is the CPU
+# wheel this kind of machine carries. The core install (`pip install .`) needs neither (.ci/wheel-check).
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "torch==2.13.0" -e ".[test]"
+	$(PY) -m pip install -q "torch==2.13.0" -e ".[test,demucs]"
 	touch $(STAMP)
 
 install: $(STAMP)

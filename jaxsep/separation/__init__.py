@@ -4,7 +4,9 @@ Backends (one protocol, :class:`Separator`, in :mod:`~jaxsep.separation.base`)
     dsp.DspSeparator           median-filtering / REPET-SIM soft masks; no weights, no torch; stems add up
     htdemucs.DemucsSeparator   htdemucs through the demucs package; weights found offline, never downloaded
     backends.get_separator     a backend by name (``"dsp"``, ``"demucs"``)
-    backends.default_separator_name   ``"demucs"`` when its weights are found, else ``"dsp"``
+    backends.default_separator_name   ``"demucs"`` when its weights are found and torch and demucs installed,
+                               else ``"dsp"`` (weights without the packages: a DemucsNotInstalledWarning)
+    backends.DemucsNotInstalledError  ``"demucs"`` in a core install; the message names the pip command
 
 A song's stems
     stems.open_separator       a backend by name, or :data:`~jaxsep.separation.stems.GIVEN` (true stems)
@@ -16,12 +18,19 @@ Out of the pipeline
     evaluation.sdr / evaluate_separation   plain SDR against a folder of true stems
 
 This package is the only part of jaxsep that touches torch or demucs, and only inside functions, so
-``import jaxsep`` and the dsp backend run without torch installed.
+``import jaxsep`` and the dsp backend run without torch installed (torch and demucs are the ``jaxsep[demucs]``
+extra).
 """
 
 from __future__ import annotations
 
-from .backends import SEPARATORS, default_separator_name, get_separator
+from .backends import (
+    SEPARATORS,
+    DemucsNotInstalledError,
+    DemucsNotInstalledWarning,
+    default_separator_name,
+    get_separator,
+)
 from .base import Separator
 from .dsp import DspParams, DspSeparator
 from .htdemucs import DEFAULT_MODEL, UNITTEST_MODEL, MissingWeightsError, find_weights
@@ -32,6 +41,8 @@ __all__ = [
     "GIVEN",
     "SEPARATORS",
     "UNITTEST_MODEL",
+    "DemucsNotInstalledError",
+    "DemucsNotInstalledWarning",
     "DspParams",
     "DspSeparator",
     "MissingWeightsError",
