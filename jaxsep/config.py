@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from .constants import ROPE
 from .errors import ConfigError
-from .options import Precision, SelectOn, Strategy, choose
+from .options import GroupBy, Precision, SelectOn, Strategy, choose
 
 #: Trials a run trains between two saves of its unfinished state (:mod:`jaxsep.workflows.runs`): what a killed run loses
 #: at most, per model.
@@ -101,7 +101,7 @@ class RunConfig:
     """Which models, how many trials, and how the engine runs them.
 
     Attributes:
-      models: model names from :data:`jaxsep.nn.models.MODELS`.
+      models: model names (:func:`jaxsep.nn.models.get_spec`: the paper's four, or maps joined by ``+``).
       trials: independent train/test splits (paper: 50).
       seed: trial ``t`` uses seed ``seed + t`` for its split, init, shuffling and dropout.
       train: the per-trial protocol.
@@ -110,11 +110,19 @@ class RunConfig:
         (:func:`jaxsep.training.engine.default_concurrent_trials`); results never depend on it.
       strategy: a :class:`~jaxsep.options.Strategy` (see :mod:`jaxsep.training.engine`); results never depend on
         it.
-      baseline: the model p-values are computed against (paper: ``novox``).
+      baseline: the model p-values are computed against (paper: ``novox``); any model of the run.
       reference: also score the classical reference classifier (:mod:`jaxsep.training.classical`) on the
-        same splits, as a row of the table.
+        same splits, as rows of the table.
+      reference_maps: the map sets the reference reads, one row each (``"mix"``, ``"bass+drums+other"``...).
       rope: half-width of the region of practical equivalence of the Bayesian comparison (a metric
         difference smaller than this counts as no difference).
+      group_by: keep every song of a group (a :class:`~jaxsep.options.GroupBy`: its artists) on one side of each
+        split; ``None`` splits songs.
+      train_songs_per_class: train on at most this many songs of each class: a random subsample of the trial's
+        training songs, nested (a trial's smaller sizes are subsets of its larger ones); ``None``: all of them.
+        For the data-size curve (:mod:`jaxsep.workflows.curve`), with ``curve_songs_per_class``.
+      curve_songs_per_class: the largest size of a data-size curve: each class keeps this many songs (at most
+        all but one) for training and tests on the rest, so every size of the curve has the same test songs.
     """
 
     models: tuple[str, ...] = ("full", "novox", "stems3", "stems3_dw")
@@ -126,7 +134,11 @@ class RunConfig:
     strategy: Strategy = Strategy.AUTO
     baseline: str = "novox"
     reference: bool = True
+    reference_maps: tuple[str, ...] = ("mix",)
     rope: float = ROPE
+    group_by: GroupBy | None = None
+    train_songs_per_class: int | None = None
+    curve_songs_per_class: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "strategy", choose(Strategy, self.strategy, "strategy",
@@ -145,3 +157,27 @@ class RunConfig:
             raise ConfigError(f"models listed twice: {list(self.models)}")
         if not 0 <= self.rope < 1:
             raise ConfigError(f"rope must be in [0, 1), got {self.rope}")
+        if self.group_by is not None:
+            object.__setattr__(self, "group_by", choose(GroupBy, self.group_by, "group_by"))
+        if self.reference and not self.reference_maps:
+            raise ConfigError("reference rows need at least one map set (reference_maps)")
+        if len(set(self.reference_maps)) != len(self.reference_maps):
+            raise ConfigError(f"reference map sets listed twice: {list(self.reference_maps)}")
+        self._check_curve()
+
+    def _check_curve(self) -> None:
+        sizes = (self.train_songs_per_class, self.curve_songs_per_class)
+        if sizes == (None, None):
+            return
+        if None in sizes or min(sizes) < 1:
+            raise ConfigError(f"train_songs_per_class and curve_songs_per_class go together, each >= 1; got {sizes}")
+        if self.train_songs_per_class > self.curve_songs_per_class:
+            raise ConfigError(f"train_songs_per_class {self.train_songs_per_class} is above the curve's largest size "
+                              f"{self.curve_songs_per_class}")
+        if self.group_by is not None:
+            raise ConfigError("a data-size curve does not split by groups yet: drop group_by")
+
+    @property
+    def subsampled(self) -> bool:
+        """Whether trials train on a subsample of their training songs (a size of a data-size curve)."""
+        return self.train_songs_per_class is not None

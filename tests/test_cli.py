@@ -150,3 +150,30 @@ def test_interrupted_run_leaves_no_finished_looking_folder(features, tmp_path, m
     finished = runner.invoke(app, ["run", str(features), "--out", str(out), *TINY])
     assert finished.exit_code == 0 and "continuing the unfinished run" in finished.output
     assert not (tmp_path / ".run.partial").exists()
+
+
+def test_any_model_as_baseline_and_reference_rows_on_stems(features, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(features), "--out", str(out), *TINY, "--baseline", "stems3",
+                                 "--reference-maps", "novox,bass+drums+other"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["baseline"] == "stems3"
+    assert set(results["reference"]) == {"logreg:novox", "logreg:bass+drums+other"}
+    table = (out / "table.md").read_text()
+    assert "| stems3 (baseline) |" in table and "against `stems3`" in table
+    # the reference rows are compared with the one on the baseline's maps, in a family of their own
+    assert "Reference rows against `logreg:bass+drums+other`" in table and (out / "forest.png").is_file()
+
+
+def test_split_options_are_checked_before_any_work(features, tmp_path):
+    out = tmp_path / "run"
+    grouped = runner.invoke(app, ["run", str(features), "--out", str(out), *TINY, "--group-by", "artist"])
+    assert grouped.exit_code == 1 and "names no artists" in grouped.output
+    unknown = runner.invoke(app, ["run", str(features), "--out", str(out), *TINY, "--group-by", "label"])
+    assert unknown.exit_code == 1 and "group_by must be one of ['artist']" in unknown.output
+    maps = runner.invoke(app, ["run", str(features), "--out", str(out), *TINY, "--reference-maps", "bass+kick"])
+    assert maps.exit_code == 1 and "['kick'] not a map" in maps.output
+    sizes = runner.invoke(app, ["curve", str(features), "--out", str(out), "--songs-per-class", "2,two"])
+    assert sizes.exit_code == 1 and "--songs-per-class takes whole numbers" in sizes.output
+    assert not out.exists()

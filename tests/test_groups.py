@@ -131,3 +131,25 @@ def test_validation_size_out_of_reach_is_an_error():
 def test_group_ids_must_match_songs():
     with pytest.raises(ConfigError, match="3 group ids for 4 songs"):
         trial_split(np.array([0, 0, 1, 1]), 0, n_classes=2, groups=np.arange(3))
+
+
+def test_a_run_split_by_artist_keeps_each_artist_on_one_side():
+    """The run's own plan (what every model and the reference train on) is artist-grouped."""
+    import dataclasses
+
+    from jaxsep.config import RunConfig
+    from jaxsep.errors import FeatureFileError
+    from jaxsep.features.toy import toy_features
+    from jaxsep.training.experiment import trial_plan
+
+    toy = toy_features(songs_per_class=(6, 6, 6), n_mels=8, frames=8)
+    # pairs of songs by one artist; every fifth song also credits a guest, which joins those pairs into one group
+    artists = tuple(f"artist{i // 2}" + ("; guest" if i % 5 == 0 else "") for i in range(18))
+    features = dataclasses.replace(toy, artists=artists)
+    plan = trial_plan(features, RunConfig(models=("novox",), trials=6, group_by="artist"))
+    for test in plan.songs["test"]:
+        train = np.setdiff1d(np.arange(18), test)
+        names = [{name.strip() for song in part for name in artists[song].split(";")} for part in (test, train)]
+        assert not names[0] & names[1]
+    with pytest.raises(FeatureFileError, match="names no artists"):
+        trial_plan(toy, RunConfig(models=("novox",), trials=2, group_by="artist"))

@@ -120,3 +120,17 @@ def test_a_damaged_saved_model_is_named(trained, tmp_path, damage, where, expect
         load_saved_model(copy, "stems3")
     said = runner.invoke(app, ["predict", str(copy), str(tmp_path / "none.wav"), "--model", "stems3"])
     assert said.exit_code == 1 and where in said.output
+
+
+def test_the_default_model_needs_a_trial_that_finished(trained, tmp_path):
+    """With every trial of every saved model failed there is no best model to choose: one clear error."""
+    _, _, run = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    results = json.loads((copy / "results.json").read_text())
+    for entry in results["models"].values():
+        for record in entry["trials"]:
+            record.update(failed=True, failed_epoch=0)
+    (copy / "results.json").write_text(json.dumps(results))
+    with pytest.raises(RunFolderError, match="every trial of every saved model failed"):
+        load_saved_model(copy, None)

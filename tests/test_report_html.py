@@ -42,8 +42,8 @@ def run_folder(tmp_path_factory):
 def test_the_report_embeds_everything(run_folder):
     page = (run_folder / REPORT).read_text()
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
-    assert images == ["feature_stacks", "f1_distributions", "learning_curves", "confusion"]
-    assert 'data-images-total="4"' in page and "<table>" in page and "min test loss (paper)" in page
+    assert images == ["feature_stacks", "f1_distributions", "forest", "learning_curves", "confusion"]
+    assert 'data-images-total="5"' in page and "<table>" in page and "min test loss (paper)" in page
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched from elsewhere
 
 
@@ -94,3 +94,24 @@ def test_show_draws_the_stacks_of_chosen_songs(tmp_path):
     assert width > height > 200  # two rows of two panels
     bad = CliRunner().invoke(app, ["show", str(path), "--songs", "nope", "--out", str(out)])
     assert bad.exit_code == 1 and "no song(s) ['nope']" in bad.output
+
+
+def test_a_rebuilt_report_keeps_settings_recorded_as_null(tmp_path):
+    """`jaxsep report` restores NaN where a metric was not finite, never in the configuration (a null
+    trials_per_chunk once became NaN in report.html)."""
+    from jaxsep.results.run_folder import rebuild_report
+
+    results = load_results(_v1_copy(tmp_path))
+    results["config"] |= {"trials_per_chunk": None, "concurrent_trials": None}
+    folder = tmp_path / "run"
+    write_run(folder, results)
+    rebuild_report(folder)
+    page = (folder / REPORT).read_text()
+    assert "&quot;trials_per_chunk&quot;: null" in page and "NaN" not in page
+
+
+def _v1_copy(tmp_path) -> Path:
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copy(DATA / "results_v1.json", old / "results.json")
+    return old

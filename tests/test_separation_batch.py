@@ -4,7 +4,6 @@ fake model, float agreement with demucs_unittest and with htdemucs on the shared
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -114,3 +114,12 @@ def test_bootstrap_is_reproducible_and_sane():
     assert first[0] < A.mean() < first[1]
     constant = bootstrap_ci([0.5] * 5, rng=np.random.default_rng(0))
     assert constant == pytest.approx((0.5, 0.5))
+
+
+def test_corrected_interval_of_one_model_by_hand():
+    # values 0.5, 0.6, 0.7: mean 0.6, s² = 0.01; se = sqrt((1/3 + 0.25) · 0.01) = 0.0763763; t(0.975, 2) = 4.302653
+    from jaxsep.results.statistics import corrected_interval
+
+    low, high = corrected_interval([0.5, 0.6, 0.7], 0.25)
+    assert (low, high) == pytest.approx((0.6 - 0.328621, 0.6 + 0.328621), abs=1e-6)
+    assert all(math.isnan(v) for v in corrected_interval([0.5], 0.25))

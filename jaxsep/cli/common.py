@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
+import shlex
+import typing
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..config import RunConfig, TrainConfig
-from ..errors import JaxsepError, RunInterrupted
 from .. import options
+from ..config import TRIALS_PER_UNIT, RunConfig, TrainConfig
+from ..errors import JaxsepError, RunInterrupted
 
 #: Progress, notes and errors (stderr); tables and results go to :data:`out` (stdout).
 console = Console(stderr=True)
@@ -88,7 +91,45 @@ def join(values) -> str:
     return ",".join(str(v) for v in values)
 
 
-Models = Annotated[str, typer.Option(help="Comma-separated models: full, novox, stems3, stems3_dw.")]
+def choices(kind) -> str:
+    """``"a|b|c"``: an option's closed set of values (:mod:`jaxsep.options`), for its help text."""
+    return "|".join(options.names(kind))
+
+
+# Closed sets stay strings here and are checked by the configuration, so a bad value is one line naming the
+# choices (exit status 1) like every other bad input.
+SelectOn = Annotated[str, typer.Option(help=f"({choices(options.SelectOn)}) Pick each trial's epoch on the test "
+                                            "loss (the paper's rule) or on a validation part's.")]
+Strategy = Annotated[str, typer.Option(help=f"({choices(options.Strategy)}) Engine lowering (same numbers).")]
+Precision = Annotated[str, typer.Option(help=f"({choices(options.Precision)}) Arithmetic: tf32 is JAX's default "
+                                             "(exactly float32 on a CPU; TensorFloat-32 convolutions on recent "
+                                             "GPUs), f32 full float32 everywhere, bf16 bfloat16 activations with "
+                                             "float32 weights and statistics.")]
+
+Models = Annotated[str, typer.Option(help="Comma-separated models: the paper's full, novox, stems3, stems3_dw, or "
+                                          "maps joined by '+' (drums, bass+drums, mix+bass+drums+other), each "
+                                          "optionally followed by ':dw' (depthwise-separable convs) and ':pool' "
+                                          "(the time-pooling head).")]
+Baseline = Annotated[str, typer.Option(help="The model every other is compared with (any model of the run).")]
+RunClasses = Annotated[Optional[str], typer.Option("--classes", help="Comma-separated classes to keep (default: "
+                                                                     "all).")]
+Rope = Annotated[float, typer.Option(help="Half-width of the region of practical equivalence of the Bayesian "
+                                          "comparison.")]
+Reference = Annotated[bool, typer.Option(help="Also score the logistic-regression reference rows.")]
+ReferenceMaps = Annotated[str, typer.Option(help="Comma-separated map sets the reference rows read, one row each "
+                                                 "(mix, novox, bass+drums+other, ...); with the baseline's maps among "
+                                                 "them the rows are also compared with that one.")]
+GroupByOption = Annotated[Optional[str], typer.Option("--group-by", help=f"({choices(options.GroupBy)}) Keep every "
+                                                                         "song of a group (its artists, from the "
+                                                                         "feature file) on one side of each split.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False,
+                                                   help="A TOML file of configuration fields (the README's "
+                                                        "'Reproducible runs'); options given here override it.")]
+Coordinator = Annotated[Optional[str], typer.Option(help="HOST:PORT of process 0, to share the trials over several "
+                                                         "processes (jax.distributed).")]
+NumProcesses = Annotated[Optional[int], typer.Option(help="How many processes share the trials.")]
+ProcessId = Annotated[Optional[int], typer.Option(help="This process's number, 0 to num-processes − 1; process 0 "
+                                                      "writes the output folder.")]
 Trials = Annotated[int, typer.Option(help="Trials (random 80/20 splits); the paper ran 50.")]
 Epochs = Annotated[int, typer.Option(help="Epochs per trial (paper: 6).")]
 Seed = Annotated[int, typer.Option(help="Trial t uses seed + t for its split, init, shuffling and dropout.")]
@@ -100,21 +141,6 @@ L1 = Annotated[float, typer.Option(help="L1 penalty on kernels.")]
 L2 = Annotated[float, typer.Option(help="L2 penalty on kernels.")]
 Dropout = Annotated[float, typer.Option(help="Dropout before the dense layer.")]
 
-
-def choices(kind) -> str:
-    """``"a|b|c"``: an option's closed set of values (:mod:`jaxsep.options`), for its help text."""
-    return "|".join(options.names(kind))
-
-
-# Closed sets stay strings here and are checked by the configuration, so a bad value is one line naming the
-# choices (exit status 1) like every other bad input.
-SelectOn = Annotated[str, typer.Option(help=f"[{choices(options.SelectOn)}] Pick each trial's epoch on the test "
-                                            "loss (the paper's rule) or on a validation part's.")]
-Strategy = Annotated[str, typer.Option(help=f"[{choices(options.Strategy)}] Engine lowering (same numbers).")]
-Precision = Annotated[str, typer.Option(help=f"[{choices(options.Precision)}] Arithmetic: tf32 is JAX's default "
-                                             "(exactly float32 on a CPU; TensorFloat-32 convolutions on recent "
-                                             "GPUs), f32 full float32 everywhere, bf16 bfloat16 activations with "
-                                             "float32 weights and statistics.")]
 Chunk = Annotated[Optional[int], typer.Option(help="Trials per compiled call (default: from a memory estimate).")]
 Concurrent = Annotated[Optional[int], typer.Option(help="Trials run at once by the sequential and stepped "
                                                         "lowerings (default: 2 on CPU, 1 elsewhere; same numbers).")]
@@ -129,16 +155,140 @@ CacheDir = Annotated[Optional[Path], typer.Option("--cache", help="Cache folder 
 ModelRepo = Annotated[Optional[Path], typer.Option(exists=True, file_okay=False,
                                                    help="Local demucs model repository (demucs' own format).")]
 
+#: Options several commands share, declared once: ``{parameter: (type, default)}`` (:func:`with_options`).
+RECIPE = {
+    "epochs": (Epochs, TRAIN.epochs),
+    "seed": (Seed, RUN.seed),
+    "batch_size": (BatchSize, TRAIN.batch_size),
+    "learning_rate": (LearningRate, TRAIN.learning_rate),
+    "filters": (Filters, join(TRAIN.filters)),
+    "select_on": (SelectOn, TRAIN.select_on.value),
+    "precision": (Precision, TRAIN.precision.value),
+    "strategy": (Strategy, RUN.strategy.value),
+    "concurrent_trials": (Concurrent, RUN.concurrent_trials),
+}
+#: What the commands that train on a feature file share beside the recipe.
+TRAINING = {
+    "classes": (RunClasses, None),
+    "reference": (Reference, RUN.reference),
+    "trials_per_unit": (TrialsPerUnit, TRIALS_PER_UNIT),
+    "coordinator": (Coordinator, None),
+    "num_processes": (NumProcesses, None),
+    "process_id": (ProcessId, None),
+    "config_file": (ConfigFile, None),
+    "overwrite": (Overwrite, False),
+}
+
+
+def with_options(*groups: dict[str, tuple[Any, Any]]) -> Callable[[Callable], Callable]:
+    """Adds the options of ``groups`` to a command's signature, after its own; the command receives their values
+    as one dict, ``options`` (the options many commands share are declared once: :data:`RECIPE`,
+    :data:`TRAINING`)."""
+    added = {name: spec for group in groups for name, spec in group.items()}
+
+    def decorate(command: Callable) -> Callable:
+        hints = typing.get_type_hints(command, include_extras=True)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in inspect.signature(command).parameters.values() if p.name != "options"]
+        params = own + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+                        for name, (kind, default) in added.items()]
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            return command(*args, options={name: kwargs.pop(name) for name in added}, **kwargs)
+
+        del wrapper.__wrapped__  # typer reads the signature below, not the command's
+        wrapper.__signature__ = inspect.Signature(params)
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
+
+
 
 def build_run_config(*, models: str, trials: int, seed: int, strategy: str, trials_per_chunk: int | None = None,
                      concurrent_trials: int | None = None, filters: str = join(TRAIN.filters), rope: float = RUN.rope,
-                     reference: bool = RUN.reference, **train_options) -> RunConfig:
+                     reference: bool = RUN.reference, baseline: str = RUN.baseline,
+                     reference_maps: str = join(RUN.reference_maps), group_by: str | None = None,
+                     **train_options) -> RunConfig:
     """Maps CLI options onto :class:`RunConfig` (which validates them); ``train_options`` are
-    :class:`TrainConfig` fields, ``filters`` its text form."""
+    :class:`TrainConfig` fields, ``filters``, ``models`` and ``reference_maps`` their text forms."""
     train = TrainConfig(filters=parse_filters(filters), **train_options)
     return RunConfig(models=parse_names(models), trials=trials, seed=seed, train=train,
                      trials_per_chunk=trials_per_chunk, concurrent_trials=concurrent_trials, strategy=strategy,
-                     rope=rope, reference=reference)
+                     rope=rope, reference=reference, baseline=baseline, reference_maps=parse_names(reference_maps),
+                     group_by=group_by)
+
+
+def command_config(ctx: typer.Context, config_file: Path | None, base: RunConfig) -> RunConfig:
+    """``base`` (from the command's options) under a ``--config`` file: the file's fields replace every value the
+    command line did not give explicitly."""
+    from ..config_file import merge, read_config_file
+
+    if config_file is None:
+        return base
+    return merge(base, read_config_file(config_file), {name for name in ctx.params if _typed(ctx, name)})
+
+
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not a default or the environment). By the
+    source's name: typer carries its own copy of click, whose enum is not ``click``'s."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The command as typed, rebuilt from what the command line gave (``jaxsep run FEATURES --trials 20 ...``;
+    defaults left out), for ``results.json``."""
+    words = ["jaxsep", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if not _typed(ctx, param.name):
+            continue
+        value = ctx.params[param.name]
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if param.param_type_name == "argument":
+            words += [str(v) for v in values]
+        elif getattr(param, "is_flag", False) and isinstance(value, bool):
+            words.append(param.opts[0] if value else (param.secondary_opts or param.opts)[0])
+        else:
+            words += [part for v in values for part in (param.opts[0], str(v))]
+    return shlex.join(words)
+
+
+def config_of(options: dict[str, Any], *, models: str, trials: int, **more) -> RunConfig:
+    """The :class:`RunConfig` of a command's :data:`RECIPE` options (and ``reference`` when it has
+    :data:`TRAINING`'s), ``models``, ``trials`` and any other :func:`build_run_config` argument."""
+    chosen = {name: options[name] for name in (*RECIPE, "reference") if name in options}
+    return build_run_config(models=models, trials=trials, **chosen, **more)
+
+
+def join_processes(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
+    """Joins JAX's multi-controller runtime when asked to (or under a launcher), saying how."""
+    from ..training import distributed
+
+    joined = distributed.initialize(coordinator, num_processes, process_id)
+    if joined is not None:
+        say(f"jax.distributed: {joined}")
+
+
+def load_run_features(path: Path, config: RunConfig, classes: str | None):
+    """The feature file a run reads, checked for the maps its models need (the names checked first), keeping only
+    ``classes`` when given."""
+    from ..features.file import load_features
+    from ..nn.models import required_maps
+
+    loaded = load_features(path, required_maps(config.models))
+    return loaded.subset_classes(parse_names(classes)) if classes else loaded
+
+
+def finished(folder: Path, show: Callable[[Path], None]) -> None:
+    """Shows a finished output folder (process 0), or says which process writes it."""
+    from ..training import distributed
+
+    if distributed.is_writer():
+        show(folder)
+    else:
+        say(f"done: process 0 writes {folder}")
 
 
 @contextlib.contextmanager

@@ -8,23 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from ..cache import Cache, default_cache_dir
-from ..workflows.demo import DEMO_DIFFICULTY, DEMO_SEGMENTS, DEMO_TRIALS, run_demo, run_pairs
 from ..results.run_folder import COMPARISON, PAIRS
+from ..workflows.demo import DEMO_DIFFICULTY, DEMO_SEGMENTS, DEMO_TRIALS, run_demo, run_pairs
 from .common import (
+    RECIPE,
     RUN,
-    TRAIN,
-    BatchSize,
     CacheDir,
-    Epochs,
-    Filters,
+    ConfigFile,
     ModelRepo,
     Models,
     Overwrite,
-    Precision,
-    Seed,
-    SelectOn,
-    Strategy,
-    build_run_config,
+    command_config,
+    command_line,
+    config_of,
     console,
     fail_cleanly,
     join,
@@ -32,10 +28,13 @@ from .common import (
     parse_names,
     show_run,
     train_bars,
+    with_options,
 )
 
 
+@with_options(RECIPE)
 def demo(
+    ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write.")] = Path("runs/demo"),
     data: Annotated[Optional[Path], typer.Option(help="Songs to use instead of the synthetic set (folder or "
                                                       "manifest).")] = None,
@@ -48,31 +47,25 @@ def demo(
     segments_per_song: Annotated[int, typer.Option(help="Segments taken from each song (1: the paper's "
                                                         "protocol).")] = DEMO_SEGMENTS,
     models: Models = join(RUN.models),
-    epochs: Epochs = TRAIN.epochs,
-    seed: Seed = RUN.seed,
-    batch_size: BatchSize = TRAIN.batch_size,
-    filters: Filters = join(TRAIN.filters),
-    select_on: SelectOn = TRAIN.select_on,
-    precision: Precision = TRAIN.precision,
-    strategy: Strategy = RUN.strategy,
     cache: CacheDir = None,
     model_repo: ModelRepo = None,
+    config_file: ConfigFile = None,
     overwrite: Overwrite = False,
     resume: Annotated[bool, typer.Option(help="With --overwrite: continue an unfinished demo of the same "
                                               "configuration instead of starting afresh (what `make demo` does).")
                       ] = False,
+    options: dict | None = None,
 ):
     """Run the main job: synthetic songs (or yours) → stems → mels → four models → Table 1, figures, report."""
-    config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
-                              epochs=epochs, batch_size=batch_size, select_on=select_on, precision=precision)
-    if trials < 50:
-        console.print(f"note: {trials} trials (the paper ran 50; pass --trials 50 for the full protocol)")
+    config = command_config(ctx, config_file, config_of(options, models=models, trials=trials))
+    if config.trials < 50:
+        console.print(f"note: {config.trials} trials (the paper ran 50; pass --trials 50 for the full protocol)")
     with train_bars() as progress:
         runs = run_demo(out_dir, config, data=data, cache=Cache(cache or default_cache_dir()), separator=separator,
                         compare_separators=compare_separators, model_repo=model_repo, overwrite=overwrite,
                         resume=resume, difficulty=difficulty, segments_per_song=segments_per_song,
                         say=lambda text: console.print(text, highlight=False, markup=False),
-                        train_progress=progress)
+                        train_progress=progress, extra={"command": command_line(ctx)})
     for name in runs:
         out.print(f"\n[bold]separator: {name}[/bold]")
         if compare_separators:
@@ -84,27 +77,21 @@ def demo(
         show_run(out_dir)
 
 
+@with_options(RECIPE)
 def pairs(
     features: Annotated[Path, typer.Argument(help="Feature file (.npz).")],
     pair: Annotated[list[str], typer.Option(help="Two class names 'a,b'; repeat for more pairs.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write.")] = Path("runs/pairs"),
     models: Models = "full",
     trials: Annotated[int, typer.Option(help="Trials per pair.")] = 20,
-    epochs: Epochs = TRAIN.epochs,
-    seed: Seed = RUN.seed,
-    batch_size: BatchSize = TRAIN.batch_size,
-    filters: Filters = join(TRAIN.filters),
-    select_on: SelectOn = TRAIN.select_on,
-    precision: Precision = TRAIN.precision,
-    strategy: Strategy = RUN.strategy,
     overwrite: Overwrite = False,
+    options: dict | None = None,
 ):
     """Run the paper's introductory experiment: binary tasks on class pairs (a similar pair should be harder)."""
     from ..features.file import load_features
     from ..nn.models import required_maps
 
-    config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy, filters=filters,
-                              epochs=epochs, batch_size=batch_size, select_on=select_on, precision=precision)
+    config = config_of(options, models=models, trials=trials)
     loaded = load_features(features, required_maps(config.models))
     chosen = [parse_names(p) for p in pair]
     with train_bars() as progress:

@@ -9,35 +9,42 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..config import TRIALS_PER_UNIT, RunConfig, TrainConfig
+from ..config import RunConfig, TrainConfig
 from ..constants import N_FRAMES, N_MELS, PAPER_CLASSES
 from ..errors import ConfigError
 from .common import (
     L1,
     L2,
+    RECIPE,
     RUN,
     TRAIN,
-    BatchSize,
+    TRAINING,
+    Baseline,
     Chunk,
-    Concurrent,
+    ConfigFile,
     Dropout,
     Epochs,
     Filters,
+    GroupByOption,
     KernelSize,
-    LearningRate,
     Models,
-    Overwrite,
     Precision,
+    ReferenceMaps,
+    Rope,
+    RunClasses,
     SaveModels,
     Seed,
-    SelectOn,
     Strategy,
     Trials,
-    TrialsPerUnit,
-    build_run_config,
+    command_config,
+    command_line,
+    config_of,
     console,
     fail_cleanly,
+    finished,
     join,
+    join_processes,
+    load_run_features,
     out,
     parse_filters,
     parse_names,
@@ -45,71 +52,48 @@ from .common import (
     say,
     show_run,
     train_bars,
+    with_options,
 )
 
 
+@with_options(RECIPE, TRAINING)
 def run(
+    ctx: typer.Context,
     features: Annotated[Path, typer.Argument(help="Feature file (.npz) from `jaxsep features`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write.")] = Path("runs/latest"),
     models: Models = join(RUN.models),
     trials: Trials = RUN.trials,
-    epochs: Epochs = TRAIN.epochs,
-    seed: Seed = RUN.seed,
-    batch_size: BatchSize = TRAIN.batch_size,
-    filters: Filters = join(TRAIN.filters),
+    baseline: Baseline = RUN.baseline,
     kernel_size: KernelSize = TRAIN.kernel_size,
-    learning_rate: LearningRate = TRAIN.learning_rate,
     l1: L1 = TRAIN.l1,
     l2: L2 = TRAIN.l2,
     dropout: Dropout = TRAIN.dropout,
-    select_on: SelectOn = TRAIN.select_on,
-    precision: Precision = TRAIN.precision,
-    strategy: Strategy = RUN.strategy,
     trials_per_chunk: Chunk = RUN.trials_per_chunk,
-    concurrent_trials: Concurrent = RUN.concurrent_trials,
-    classes: Annotated[Optional[str], typer.Option(help="Comma-separated classes to keep (default: all).")] = None,
-    rope: Annotated[float, typer.Option(help="Half-width of the region of practical equivalence of the Bayesian "
-                                             "comparison.")] = RUN.rope,
-    reference: Annotated[bool, typer.Option(help="Also score the logistic-regression reference row.")] = RUN.reference,
+    rope: Rope = RUN.rope,
+    reference_maps: ReferenceMaps = join(RUN.reference_maps),
+    group_by: GroupByOption = None,
     save_models: SaveModels = False,
-    trials_per_unit: TrialsPerUnit = TRIALS_PER_UNIT,
-    coordinator: Annotated[Optional[str], typer.Option(help="HOST:PORT of process 0, to share the trials over "
-                                                           "several processes (jax.distributed).")] = None,
-    num_processes: Annotated[Optional[int], typer.Option(help="How many processes share the trials.")] = None,
-    process_id: Annotated[Optional[int], typer.Option(help="This process's number, 0 to num-processes − 1; "
-                                                          "process 0 writes the run folder.")] = None,
-    overwrite: Overwrite = False,
+    options: dict | None = None,
 ):
     """Train the models over many random splits and write Table 1, the figures and report.html. A killed run
     keeps its finished trials; the same command continues it. With --coordinator (or under SLURM / Open MPI)
     several processes share the trials."""
-    from ..features.file import load_features
-    from ..nn.models import required_maps
     from ..workflows.runs import run_into_folder
-    from ..training import distributed
 
-    joined = distributed.initialize(coordinator, num_processes, process_id)
-    if joined is not None:
-        say(f"jax.distributed: {joined}")
-
-    config = build_run_config(models=models, trials=trials, seed=seed, strategy=strategy,
-                              trials_per_chunk=trials_per_chunk, concurrent_trials=concurrent_trials, filters=filters,
-                              epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                              kernel_size=kernel_size, l1=l1, l2=l2, dropout=dropout, select_on=select_on,
-                              precision=precision, rope=rope, reference=reference)
-    loaded = load_features(features, required_maps(config.models))  # required_maps checks model names
-    if classes:
-        loaded = loaded.subset_classes(parse_names(classes))
+    join_processes(options["coordinator"], options["num_processes"], options["process_id"])
+    config = config_of(options, models=models, trials=trials, trials_per_chunk=trials_per_chunk,
+                       kernel_size=kernel_size, l1=l1, l2=l2, dropout=dropout, rope=rope, baseline=baseline,
+                       reference_maps=reference_maps, group_by=group_by)
+    config = command_config(ctx, options["config_file"], config)
+    loaded = load_run_features(features, config, options["classes"])
     if config.baseline not in config.models:
         say(f"note: the baseline {config.baseline!r} is not among --models: Table 1 will compare no model against it")
     console.print(f"training {', '.join(config.models)} over {config.trials} trials (each model compiles first)")
     with train_bars() as progress:
-        run_into_folder(loaded, config, out_dir, overwrite=overwrite, save_models=save_models,
-                        trials_per_unit=trials_per_unit, progress=progress, say=say)
-    if distributed.is_writer():
-        show_run(out_dir)
-    else:
-        say(f"done: process 0 writes {out_dir}")
+        run_into_folder(loaded, config, out_dir, overwrite=options["overwrite"], save_models=save_models,
+                        trials_per_unit=options["trials_per_unit"], progress=progress, say=say,
+                        extra={"command": command_line(ctx)})
+    finished(out_dir, show_run)
 
 
 def report(run_dir: Annotated[Path, typer.Argument(help="A run folder holding results.json.")]):
@@ -126,10 +110,11 @@ def params(
     frames: Annotated[int, typer.Option(help="Frames of the input.")] = N_FRAMES,
     filters: Filters = join(TRAIN.filters),
     kernel_size: KernelSize = TRAIN.kernel_size,
+    models: Models = join(RUN.models),
 ):
     """Print each model's parameter count, split by layer."""
     from ..features.file import MIN_MAP_SIZE
-    from ..nn.models import MODELS, parameter_table
+    from ..nn.models import get_spec, parameter_table
 
     if n_classes < 2:
         raise ConfigError(f"--n-classes must be >= 2, got {n_classes}")
@@ -138,9 +123,9 @@ def params(
                           f"{mels} and {frames}")
 
     config = TrainConfig(filters=parse_filters(filters), kernel_size=kernel_size)
-    for name in MODELS:
+    for name in parse_names(models):
         rows = parameter_table(name, n_classes, (mels, frames), config)
-        table = Table(title=f"{name}: {sum(r[3] for r in rows):,} parameters ({MODELS[name].description})")
+        table = Table(title=f"{name}: {sum(r[3] for r in rows):,} parameters ({get_spec(name).description})")
         for column in ("layer", "parameter", "shape", "count"):
             table.add_column(column, justify="right" if column == "count" else "left")
         for layer, parameter, shape, count in rows:
@@ -149,6 +134,7 @@ def params(
 
 
 def sweep(
+    ctx: typer.Context,
     features: Annotated[Path, typer.Argument(help="Feature file (.npz) from `jaxsep features`.")],
     model: Annotated[str, typer.Option(help="The model to sweep.")] = "stems3",
     learning_rate: Annotated[str, typer.Option(help="Comma-separated Adam step sizes.")] = "1e-4,3e-4,1e-3",
@@ -162,12 +148,15 @@ def sweep(
     filters: Filters = join(TRAIN.filters),
     precision: Precision = TRAIN.precision,
     strategy: Strategy = RUN.strategy,
-    classes: Annotated[Optional[str], typer.Option(help="Comma-separated classes to keep (default: all).")] = None,
+    classes: RunClasses = None,
+    config_file: ConfigFile = None,
     out_file: Annotated[Path, typer.Option("--out", help="JSON file to write (a .md table is written beside "
                                                         "it).")] = Path("sweep.json"),
 ):
     """Train one model with every combination of the given hyperparameters, the scalars vmapped with the
-    trials, and print mean accuracy by epoch and the stability of each combination."""
+    trials, and print mean accuracy by epoch and the stability of each combination. With --config, the file's
+    trials, seed, strategy and [train] fields apply (the grid's options replace its learning rate, batch size and
+    penalties)."""
     from ..atomic import write_text_atomic
     from ..features.file import load_features
     from ..nn.models import get_spec
@@ -181,7 +170,9 @@ def sweep(
         TrainConfig(**point)
     for size in grid.batch_size:
         TrainConfig(batch_size=size)
-    RunConfig(models=(model,), trials=trials, seed=seed)  # trials and seed checked as a run checks them
+    base = RunConfig(models=(model,), trials=trials, seed=seed, strategy=strategy,  # checked as a run checks them
+                     train=TrainConfig(epochs=epochs, filters=parse_filters(filters), precision=precision))
+    run = command_config(ctx, config_file, base)
     for path in (out_file, out_file.with_suffix(".md")):
         if path.is_dir():
             raise ConfigError(f"{path}: is a folder; --out names the JSON file to write (its .md table goes beside "
@@ -189,12 +180,12 @@ def sweep(
     loaded = load_features(features, get_spec(model).maps)
     if classes:
         loaded = loaded.subset_classes(parse_names(classes))
-    config = TrainConfig(epochs=epochs, filters=parse_filters(filters), precision=precision)
-    console.print(f"sweeping {model}: {len(grid.scalar_points()) * len(grid.batch_size)} combinations × {trials} "
-                  "trials")
+    console.print(f"sweeping {model}: {len(grid.scalar_points()) * len(grid.batch_size)} combinations × "
+                  f"{run.trials} trials")
     with train_bars() as progress:
-        result = run_sweep(loaded, model, grid, config, trials=trials, seed=seed, strategy=strategy,
+        result = run_sweep(loaded, model, grid, run.train, trials=run.trials, seed=run.seed, strategy=run.strategy,
                            progress=progress)
+    result["command"] = command_line(ctx)
     table = sweep_markdown(result)
     out.print(table, highlight=False, soft_wrap=True)
     write_text_atomic(out_file, json.dumps(result, indent=1))

@@ -32,6 +32,8 @@ file and the problem; :func:`save_features` writes atomically (temporary file, t
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 import math
 import os
@@ -170,6 +172,20 @@ class FeatureSet:
             segment_song=segment_song,
             artists=None if self.artists is None else tuple(a for a, k in zip(self.artists, keep) if k),
         )
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 of everything in the set that shapes a result: maps, labels, names, meta, and the segments'
+        songs and the artists where the file has them (computed once)."""
+        digest = hashlib.sha256()
+        arrays = [self.mels, self.labels] + ([self.segment_song] if self.segment_song is not None else [])
+        for array in arrays:
+            digest.update(str(array.dtype).encode())
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        record = [self.maps, self.classes, self.song_ids, self.meta] + ([self.artists] if self.artists else [])
+        digest.update(json.dumps(record, sort_keys=True, default=str).encode())
+        return digest.hexdigest()
 
     def class_counts(self) -> np.ndarray:
         """Songs per class, shape ``(n_classes,)``."""

@@ -1,4 +1,5 @@
-"""Figures of a run: Figure 1 (F1 distributions over trials), learning curves, confusion matrices.
+"""Figures of a run: Figure 1 (F1 distributions over trials), learning curves, confusion matrices, the forest
+plot of the comparisons.
 
 Each function takes a results dict and ``ax=None`` (axes to draw into; a new figure when None) and returns
 the axes it drew, as rliable's plotting helpers do; :mod:`jaxsep.results.run_folder` saves them.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tables import metric_values
+from .tables import metric_values, reference_baseline, reference_rows, table_rows
 
 #: Learning-curve panels: history key → title.
 CURVES = {"train_loss": "training loss", "test_loss": "test loss", "test_accuracy": "test accuracy"}
@@ -23,7 +24,7 @@ def _pyplot():
     return plt
 
 
-def _axes(ax, rows: int, columns: int, size: tuple[float, float]):
+def axes_grid(ax, rows: int, columns: int, size: tuple[float, float]):
     """``ax`` as a 2-d array, or a new figure's ``rows × columns`` axes."""
     if ax is None:
         _, ax = _pyplot().subplots(rows, columns, figsize=(size[0] * columns, size[1] * rows), squeeze=False)
@@ -47,8 +48,12 @@ def plot_f1_distributions(results: dict, ax=None):
     single = [n for n, m in models.items() if len(m["maps"]) == 1]
     panels = [(n, single) for n in multi] or [(None, list(models))]
     if ax is None:
-        _, ax = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
-        ax = list(ax[0])
+        columns = min(len(panels), 3)
+        rows = -(-len(panels) // columns)
+        _, ax = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.8 * rows), squeeze=False)
+        for extra in ax.reshape(-1)[len(panels):]:
+            extra.set_visible(False)
+        ax = list(ax.reshape(-1)[:len(panels)])
     axes = list(np.atleast_1d(ax))
     bins = np.linspace(0, 1, 21)
     blues = ["#1f77b4", "#6baed6", "#08306b"]
@@ -76,7 +81,7 @@ def plot_learning_curves(results: dict, ax=None):
       the axes, shape ``(3, models)``.
     """
     models = results["models"]
-    axes = _axes(ax, len(CURVES), len(models), (3.2, 2.4))
+    axes = axes_grid(ax, len(CURVES), len(models), (3.2, 2.4))
     for column, (name, entry) in enumerate(models.items()):
         trials = [r for r in entry["trials"] if not r["failed"]]
         for row, (key, title) in enumerate(CURVES.items()):
@@ -102,6 +107,45 @@ def plot_learning_curves(results: dict, ax=None):
     return axes
 
 
+def forest_families(results: dict) -> list[tuple[str, list[dict]]]:
+    """The comparisons a forest plot shows: ``(title, rows)`` for the models against the baseline and, when the
+    run has them, the reference rows against the reference on the baseline's maps; rows from
+    :func:`~jaxsep.results.tables.table_rows` / :func:`~jaxsep.results.tables.reference_rows` that have a Δ."""
+    baseline = results["config"].get("baseline")
+    compared = [r for r in table_rows(results, n_resamples=200) if r["kind"] == "model"]
+    families = [(f"CNNs against {baseline}", compared)]
+    references = [r for r in reference_rows(results, n_resamples=200) if r["kind"] != "baseline"]
+    if references:
+        families.append((f"reference rows against {reference_baseline(results)}", references))
+    return [(title, [r for r in rows if np.isfinite(r["f1_vs_baseline_mean_difference"])])
+            for title, rows in families if rows]
+
+
+def plot_forest(results: dict, ax=None):
+    """Forest plot: each compared row's mean paired F1 difference from its baseline with the corrected 95 %
+    interval, one panel per family (:func:`forest_families`), zero marked; a filled point where Holm's adjusted
+    p is below 0.05.
+
+    Returns:
+      the axes, shape ``(1, families)`` (one empty panel saying so when nothing was compared).
+    """
+    families = forest_families(results) or [("nothing compared (no baseline among the models)", [])]
+    height = max(2.4, 0.42 * max(len(rows) for _, rows in families) + 1.2)
+    axes = axes_grid(ax, 1, len(families), (5.6, height))
+    for axis, (title, rows) in zip(axes[0], families):
+        for y, row in enumerate(reversed(rows)):
+            low, high = row["f1_vs_baseline_ci_low"], row["f1_vs_baseline_ci_high"]
+            mean = row["f1_vs_baseline_mean_difference"]
+            axis.plot([low, high], [y, y], color="#1f77b4", linewidth=2)
+            filled = row["f1_vs_baseline_p_holm"] < 0.05
+            axis.plot([mean], [y], "o", color="#1f77b4", markerfacecolor="#1f77b4" if filled else "white")
+        axis.axvline(0.0, color="#888", linestyle="--", linewidth=1)
+        axis.set_yticks(range(len(rows)), [r["model"] for r in reversed(rows)], fontsize=8)
+        axis.set_xlabel("ΔF1, corrected 95 % interval (filled: Holm p < 0.05)")
+        axis.set_title(title, fontsize=9)
+    return axes
+
+
 def confusion_counts(entry: dict, n_classes: int) -> np.ndarray:
     """Counts ``(n_classes, n_classes)`` (rows true class, columns predicted) at the chosen epoch, summed over
     an entry's successful trials."""
@@ -121,7 +165,7 @@ def plot_confusion(results: dict, ax=None):
     """
     classes = results["data"]["classes"]
     entries = {**results["models"], **results.get("reference", {})}
-    axes = _axes(ax, 1, len(entries), (0.55 * len(classes) + 2.2, 0.55 * len(classes) + 1.6))
+    axes = axes_grid(ax, 1, len(entries), (0.55 * len(classes) + 2.2, 0.55 * len(classes) + 1.6))
     for axis, (name, entry) in zip(axes[0], entries.items()):
         counts = confusion_counts(entry, len(classes))
         shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -165,7 +209,7 @@ def plot_feature_stacks(features, songs=None, ax=None):
         songs = [int(np.nonzero(features.labels == c)[0][0]) for c in range(features.n_classes)][:6]
     stacks = features.select_maps(STACK_MAPS)
     mix = features.select_maps(("mix",))[..., 0]
-    axes = _axes(ax, len(songs), 2, (5.0, 1.9))
+    axes = axes_grid(ax, len(songs), 2, (5.0, 1.9))
     for row, song in enumerate(songs):
         title = f"{features.song_ids[song]} ({features.classes[features.labels[song]]})"
         rgb, mono = axes[row]

@@ -19,6 +19,8 @@ FIGURES = {
                           "(left), beside its mix (right).",
     "f1_distributions.png": "Figure 1: test F1 over trials, 3-spectrogram models (orange) against "
                             "1-spectrogram models (blue); dashed lines at the means.",
+    "forest.png": "Every comparison at a glance: mean paired F1 difference from the baseline with its corrected "
+                  "95 % interval (filled points: Holm-adjusted p below 0.05).",
     "learning_curves.png": "Learning curves: mean over trials with the interquartile range shaded; orange bars: "
                            "share of trials whose reported epoch it is.",
     "confusion.png": "Confusion matrices at the reported epoch, summed over trials (colour: share of the true "
@@ -84,6 +86,13 @@ def _figure(path: Path, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
+def _section(path: Path, title: str) -> list[str]:
+    """A titled section holding the markdown file at ``path``; nothing when it does not exist."""
+    if not path.is_file():
+        return []
+    return [f"<h2>{html.escape(title)}</h2>", markdown_to_html(path.read_text(encoding="utf-8"))]
+
+
 def report_html(folder: Path, results: dict, *, name: str | None = None) -> str:
     """The page for a run folder that already holds ``table.md`` and the figures, titled ``name`` (default:
     the folder's name)."""
@@ -111,9 +120,46 @@ def report_html(folder: Path, results: dict, *, name: str | None = None) -> str:
         f"<p>{summary}</p>",
         "<h2>Table 1</h2>",
         markdown_to_html((folder / "table.md").read_text(encoding="utf-8")),
+        *_section(folder / "ablation.md", "Which maps carry the genre"),
         "<h2>Figures</h2>",
         *figures,
         "<h2>Configuration</h2>",
         f"<pre>{html.escape(json.dumps(settings, indent=1))}</pre>",
+        "</body></html>",
+    ])
+
+
+def curve_report_html(folder: Path, runs: dict[str, dict], *, name: str | None = None) -> str:
+    """The page of a data-size curve folder that already holds ``curve.md`` and ``curve.png``: the curve, and a
+    link to each size's own report."""
+    folder = Path(folder)
+    name = name or folder.name
+    first = next(iter(runs.values()))
+    data = first["data"]
+    models = ", ".join(first["models"])
+    summary = (f"{data['songs']} songs in {len(data['classes'])} classes; {html.escape(models)} over "
+               f"{first['config']['trials']} trials at every size.")
+    figures = [_figure(folder / "curve.png", "Left: test F1 against training songs, each model's mean with its "
+                       "corrected 95 % band (reference rows dashed). Right: each compared model's F1 difference "
+                       "from its baseline with its band.")] if (folder / "curve.png").is_file() else []
+    links = "".join(f'<li><a href="{html.escape(size)}/report.html">{html.escape(size)}</a>: '
+                    f"{results['split']['train']} training / {results['split']['test']} test songs</li>"
+                    for size, results in runs.items())
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>jaxsep curve: {html.escape(name)}</title>",
+        f"<style>{_STYLE}</style>",
+        f"<script>{_COUNT_IMAGES}</script>",
+        "</head>",
+        f'<body data-images-total="{len(figures)}">',
+        f"<h1>jaxsep data-size curve <code>{html.escape(name)}</code></h1>",
+        f"<p>{summary}</p>",
+        *_section(folder / "curve.md", "Scores by the number of training songs"),
+        *figures,
+        "<h2>Each size</h2>",
+        f"<ul>{links}</ul>",
+        "<h2>Configuration</h2>",
+        f"<pre>{html.escape(json.dumps(first['config'], indent=1))}</pre>",
         "</body></html>",
     ])

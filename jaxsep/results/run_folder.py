@@ -23,24 +23,30 @@ from ..errors import FeatureFileError, RunFolderError
 from ..features.file import FeatureSet, load_features
 from ..training.experiment import RESULTS_FORMAT_VERSION
 from ..training.outcomes import METRICS, class_f1, selected_epochs
+from .ablation import ABLATION, ablation_markdown
+from .curve import CURVE
 from .figures import (
     STACK_MAPS,
     plot_confusion,
     plot_f1_distributions,
     plot_feature_stacks,
+    plot_forest,
     plot_learning_curves,
 )
 from .html import report_html
 from .tables import table_csv, table_markdown, table_rows
 
 RESULTS = "results.json"
-#: The summaries of a folder of runs: one run per separator (``demo --compare-separators``), per class pair.
+#: The summaries of a folder of runs: one run per separator (``demo --compare-separators``), per class pair, per
+#: size of a data-size curve.
 COMPARISON, PAIRS = "comparison.md", "pairs.md"
+#: Files that mark a folder as jaxsep's own output (``--overwrite`` replaces only such a folder).
+OUTPUTS = (RESULTS, COMPARISON, PAIRS, CURVE)
 REPORT = "report.html"
 STACKS = "feature_stacks.png"
 #: The figures of a run folder: file name → plotting function.
-FIGURES = {"f1_distributions.png": plot_f1_distributions, "learning_curves.png": plot_learning_curves,
-           "confusion.png": plot_confusion}
+FIGURES = {"f1_distributions.png": plot_f1_distributions, "forest.png": plot_forest,
+           "learning_curves.png": plot_learning_curves, "confusion.png": plot_confusion}
 
 
 def check_out_dir(out: Path, *, overwrite: bool) -> None:
@@ -56,12 +62,12 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
         raise RunFolderError(f"{out}: exists and is not a folder")
     if not out.exists() or not any(out.iterdir()):
         return
-    ours = any((out / name).is_file() for name in (RESULTS, COMPARISON, PAIRS))
+    ours = any((out / name).is_file() for name in OUTPUTS)
     if overwrite and ours:
         return
     if overwrite:
-        raise RunFolderError(f"{out}: holds files but no jaxsep output ({RESULTS}, {COMPARISON} or {PAIRS}); "
-                             "--overwrite only replaces a folder jaxsep wrote: choose another folder")
+        raise RunFolderError(f"{out}: holds files but no jaxsep output ({', '.join(OUTPUTS[:-1])} or "
+                             f"{OUTPUTS[-1]}); --overwrite only replaces a folder jaxsep wrote: choose another folder")
     what = "a finished run" if (out / RESULTS).exists() else "files"
     raise RunFolderError(f"{out}: already holds {what}; pass --overwrite to replace it")
 
@@ -77,7 +83,8 @@ def json_safe(value):
     return value
 
 
-def _save(axes, path: Path) -> None:
+def save_figure(axes, path: Path) -> None:
+    """Saves the figure of ``axes`` (an axis or an array of them) as a PNG at ``path`` and closes it."""
     import matplotlib.pyplot as plt
 
     figure = np.asarray(axes, dtype=object).reshape(-1)[0].figure
@@ -93,10 +100,12 @@ def _write_report_files(folder: Path, results: dict, features: FeatureSet | None
     rows = table_rows(results)
     (folder / "table.md").write_text(table_markdown(results, rows))
     (folder / "table.csv").write_text(table_csv(rows))
+    if results.get("ablation"):
+        (folder / ABLATION).write_text(ablation_markdown(results))
     for file_name, plot in FIGURES.items():
-        _save(plot(results), folder / file_name)
+        save_figure(plot(results), folder / file_name)
     if features is not None and all(m in features.maps for m in ("mix", *STACK_MAPS)):
-        _save(plot_feature_stacks(features), folder / STACKS)
+        save_figure(plot_feature_stacks(features), folder / STACKS)
     (folder / REPORT).write_text(report_html(folder, results, name=name), encoding="utf-8")
 
 
@@ -241,7 +250,9 @@ def rebuild_report(run: Path) -> dict:
             features = load_features(path)
         except FeatureFileError:
             features = None  # changed since the run: keep the picture the run drew
-    _write_report_files(Path(run), _restore_nan(results), features)
+    # NaN only where a metric was not finite: a setting recorded as null (trials_per_chunk...) stays None
+    restored = {**results, **{key: _restore_nan(results[key]) for key in ("models", "reference") if key in results}}
+    _write_report_files(Path(run), restored, features)
     return results
 
 

@@ -13,11 +13,13 @@ import math
 
 import numpy as np
 
+from ..errors import RunFolderError
 from .statistics import compare
 from .tables import holdout_ratio, metric_values, paired_values, rope_of
 
 
-def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str = "separator") -> str:
+def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str = "separator",
+                         models: list[str] | None = None) -> str:
     """Markdown: per model, the mean ``metric`` under each separator, and each separator against the first.
 
     Args:
@@ -25,12 +27,13 @@ def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str
       metric: ``"f1"`` or ``"accuracy"``.
       kind: what tells the runs apart, for the table's text (any runs of the same models, songs and seeds pair
         the same way, e.g. feature files with different segments per song).
+      models: the models to compare (default: the first run's).
     """
     names = list(runs)
     reference = names[0]
     first = runs[reference]
     same_songs = all(r["data"]["song_ids"] == first["data"]["song_ids"] for r in runs.values())
-    models = list(first["models"])
+    models = list(first["models"]) if models is None else models
     ratio = holdout_ratio(first)
     rope = rope_of(first)
     lines = [
@@ -58,3 +61,37 @@ def separator_comparison(runs: dict[str, dict], *, metric: str = "f1", kind: str
         lines += ["", f"The {kind}s' runs kept different songs (some failed for one of them): they cannot be "
                   "paired."]
     return "\n".join(lines) + "\n"
+
+
+def check_paired(runs: dict[str, dict]) -> list[str]:
+    """The models every run of ``runs`` trained, after checking that the runs can be paired trial by trial: the
+    same songs, classes and trials, and every shared model's trial ``t`` tested on the same songs.
+
+    Raises:
+      RunFolderError: naming the runs and what differs (songs, classes, trials, or the splits: another seed,
+        test fraction, grouping or curve size).
+    """
+    names = list(runs)
+    first = runs[names[0]]
+    for name in names[1:]:
+        other = runs[name]
+        for key, what in (("song_ids", "songs"), ("classes", "classes")):
+            if other["data"][key] != first["data"][key]:
+                raise RunFolderError(f"runs {names[0]!r} and {name!r} hold different {what}: they cannot be paired")
+        if other["config"]["trials"] != first["config"]["trials"]:
+            raise RunFolderError(f"runs {names[0]!r} and {name!r} ran {first['config']['trials']} and "
+                                 f"{other['config']['trials']} trials: they cannot be paired")
+    models = [m for m in first["models"] if all(m in r["models"] for r in runs.values())]
+    if not models:
+        raise RunFolderError(f"runs {names} share no model")
+    for name in names[1:]:
+        for model in models:
+            mine = [t["test_songs"] for t in first["models"][model]["trials"]]
+            theirs = [t["test_songs"] for t in runs[name]["models"][model]["trials"]]
+            if mine != theirs:
+                trial = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b) if len(mine) == len(
+                    theirs) else 0
+                raise RunFolderError(f"runs {names[0]!r} and {name!r} split differently (trial {trial} of {model!r} "
+                                     "tests on other songs: another seed, test fraction, grouping or curve size): "
+                                     "they cannot be paired")
+    return models

@@ -98,6 +98,18 @@ def corrected_standard_error(differences, test_train_ratio: float) -> float:
     return math.sqrt((1.0 / d.size + test_train_ratio) * d.var(ddof=1))
 
 
+def corrected_interval(values, test_train_ratio: float, level: float = LEVEL) -> tuple[float, float]:
+    """The mean of ``values (J,)`` over trials ± ``t_{(1+level)/2, J−1}`` × the corrected standard error: the
+    interval of one model's expected score under repeated splits (the same correction as a difference's);
+    ``(nan, nan)`` for fewer than 2 trials."""
+    values = np.asarray(values, dtype=np.float64)
+    se = corrected_standard_error(values, test_train_ratio)
+    if not math.isfinite(se):
+        return math.nan, math.nan
+    half = float(sps.t.ppf(0.5 + level / 2, values.size - 1)) * se
+    return float(values.mean()) - half, float(values.mean()) + half
+
+
 def naive_standard_error(differences) -> float:
     """``sqrt(s²/J)``: the standard error of the mean if the trials were independent."""
     d = np.asarray(differences, dtype=np.float64)

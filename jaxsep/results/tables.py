@@ -21,13 +21,6 @@ from ..config import TrainConfig
 from ..constants import ROPE
 from .statistics import Comparison, Summary, compare, holm, summarize
 
-#: The paper's Table 1 (mean test metrics over 50 trials), for side-by-side printing.
-PAPER_TABLE = {
-    "full": (0.380, 0.350),
-    "novox": (0.384, 0.371),
-    "stems3": (0.456, 0.435),
-    "stems3_dw": (0.451, 0.419),
-}
 REPORTED = ("accuracy", "f1")
 #: Epoch-selection rules in the order the tables show them, with their column titles.
 RULES = {"test": "min test loss (paper)", "last": "last epoch", "validation": "min validation loss"}
@@ -83,13 +76,45 @@ def paired_values(entry: dict, baseline: dict, metric: str) -> tuple[np.ndarray,
     return np.array([mine[t] for t in shared]), np.array([theirs[t] for t in shared])
 
 
-def table_rows(results: dict, *, seed: int = 0, n_resamples: int = 10_000) -> list[dict]:
-    """One row per model and reference row with the :data:`COLUMNS` (NaN where a value does not apply)."""
+def reference_baseline(results: dict) -> str | None:
+    """The reference row that reads the CNN baseline's maps (``logreg:novox`` for ``novox``), when the run scored
+    one beside other reference rows: the baseline of the reference rows' own comparisons (a classifier that
+    learns from few songs, asked the same question as the CNNs)."""
     baseline = results["models"].get(results["config"].get("baseline"))
+    references = results.get("reference", {})
+    if baseline is None or len(references) < 2:
+        return None
+    return next((name for name, entry in references.items() if entry.get("maps") == baseline["maps"]), None)
+
+
+def table_rows(results: dict, *, seed: int = 0, n_resamples: int = 10_000) -> list[dict]:
+    """One row per model and reference row with the :data:`COLUMNS` (NaN where a value does not apply); Δ
+    against the CNN baseline, Holm over the models compared with it (reference rows are context)."""
+    baseline = results["models"].get(results["config"].get("baseline"))
+    return _comparison_rows(results, _entries(results), baseline, family=("model",), seed=seed,
+                            n_resamples=n_resamples)
+
+
+def reference_rows(results: dict, *, seed: int = 0, n_resamples: int = 10_000) -> list[dict]:
+    """The reference rows against the reference on the baseline's maps (:func:`reference_baseline`), Holm over
+    them (their own family); ``[]`` when the run has no such baseline row."""
+    name = reference_baseline(results)
+    if name is None:
+        return []
+    references = results["reference"]
+    entries = [(row, "baseline" if row == name else "reference", entry) for row, entry in references.items()]
+    return _comparison_rows(results, entries, references[name], family=("reference",), seed=seed,
+                            n_resamples=n_resamples)
+
+
+def _comparison_rows(results: dict, entries: list[tuple[str, str, dict]], baseline: dict | None, *,
+                     family: tuple[str, ...], seed: int, n_resamples: int) -> list[dict]:
+    """Rows with the :data:`COLUMNS` for ``entries`` (``(name, kind, entry)``), each compared with ``baseline``
+    (none for the baseline itself); Holm over the rows whose kind is in ``family``, one family per metric."""
     ratio = holdout_ratio(results)
     rope = rope_of(results)
     rows = []
-    for name, kind, entry in _entries(results):
+    for name, kind, entry in entries:
         trials = entry["trials"]
         row = dict.fromkeys(COLUMNS, math.nan)
         row |= {"model": name, "description": entry.get("description", name), "kind": kind, "trials": len(trials),
@@ -111,17 +136,16 @@ def table_rows(results: dict, *, seed: int = 0, n_resamples: int = 10_000) -> li
             if shared:
                 row[f"{metric}_optimism"] = float(np.mean([by_rule["test"][t] - by_rule["last"][t] for t in shared]))
         rows.append(row)
-    # Holm over the run's comparisons of models with the baseline, one family per metric (reference rows are
-    # context, not part of the family).
-    family = [row for row in rows if row["kind"] == "model"]
+    members = [row for row in rows if row["kind"] in family]
     for metric in REPORTED:
-        adjusted = holm([row[f"{metric}_vs_baseline_p"] for row in family])
-        for row, value in zip(family, adjusted):
+        adjusted = holm([row[f"{metric}_vs_baseline_p"] for row in members])
+        for row, value in zip(members, adjusted):
             row[f"{metric}_vs_baseline_p_holm"] = float(value)
     return rows
 
 
-def _fmt(value, digits: int = 3) -> str:
+def fmt_number(value, digits: int = 3) -> str:
+    """A table cell: ``digits`` decimals (scientific below ``10**-digits``), "–" for NaN."""
     if isinstance(value, float):
         if math.isnan(value):
             return "–"
@@ -129,8 +153,17 @@ def _fmt(value, digits: int = 3) -> str:
     return str(value)
 
 
-def _signed(value: float) -> str:
+def fmt_signed(value: float) -> str:
+    """A signed difference with three decimals, "–" for NaN."""
     return "–" if math.isnan(value) else f"{value:+.3f}"
+
+
+def fmt_difference(row: dict, metric: str = "f1") -> str:
+    """A row's mean difference from its baseline with the corrected 95 % interval, ``+0.012 [−0.1, +0.2]``."""
+    if math.isnan(row[f"{metric}_vs_baseline_mean_difference"]):
+        return "–"
+    return (f"{fmt_signed(row[f'{metric}_vs_baseline_mean_difference'])} "
+            f"[{fmt_signed(row[f'{metric}_vs_baseline_ci_low'])}, {fmt_signed(row[f'{metric}_vs_baseline_ci_high'])}]")
 
 
 def table_markdown(results: dict, rows: list[dict]) -> str:
@@ -154,28 +187,13 @@ def table_markdown(results: dict, rows: list[dict]) -> str:
         f"songs{held_out}); epoch chosen by {rule}. {compared}{arithmetic}",
         "",
         "| model | accuracy mean ± sd (IQM) | F1 mean ± sd (IQM) | ΔF1 [95% CI] | p | p Holm "
-        "| P(F1 worse / ≈ / better) | wins | diverged / failed | paper acc / F1 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| P(F1 worse / ≈ / better) | wins | diverged / failed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        paper = PAPER_TABLE.get(r["model"])
-        comparison = "–"
-        if not math.isnan(r["f1_vs_baseline_mean_difference"]):
-            comparison = (f"{_signed(r['f1_vs_baseline_mean_difference'])} [{_signed(r['f1_vs_baseline_ci_low'])}, "
-                          f"{_signed(r['f1_vs_baseline_ci_high'])}]")
-        bayes = "–" if math.isnan(r["f1_vs_baseline_p_better"]) else (
-            f"{r['f1_vs_baseline_p_worse']:.2f} / {r['f1_vs_baseline_p_equivalent']:.2f} / "
-            f"{r['f1_vs_baseline_p_better']:.2f}")
         diverged = "–" if math.isnan(r["diverged"]) else str(r["diverged"])
         label = {"baseline": " (baseline)", "reference": " (reference)"}.get(r["kind"], "")
-        lines.append(
-            f"| {r['model']}{label} "
-            f"| {_fmt(r['accuracy_mean'])} ± {_fmt(r['accuracy_std'])} ({_fmt(r['accuracy_iqm'])}) "
-            f"| {_fmt(r['f1_mean'])} ± {_fmt(r['f1_std'])} ({_fmt(r['f1_iqm'])}) "
-            f"| {comparison} | {_fmt(r['f1_vs_baseline_p'])} | {_fmt(r['f1_vs_baseline_p_holm'])} | {bayes} "
-            f"| {_fmt(r['f1_vs_baseline_win_rate'], 2)} | {diverged} / {r['failed']} "
-            f"| {'–' if paper is None else f'{paper[0]:.3f} / {paper[1]:.3f}'} |"
-        )
+        lines.append(f"| {r['model']}{label} | {_row_cells(r)} | {diverged} / {r['failed']} |")
     detectable = [f"`{r['model']}` ±{r['f1_vs_baseline_detectable']:.3f}" for r in rows
                   if r["kind"] != "baseline" and not math.isnan(r["f1_vs_baseline_detectable"])]
     if detectable:
@@ -188,11 +206,40 @@ def table_markdown(results: dict, rows: list[dict]) -> str:
               "", "| model | " + " | ".join(RULES.values()) + " | optimism |",
               "|---|" + "---|" * (len(RULES) + 1)]
     for r in rows:
-        cells = [f"{_fmt(r[f'accuracy_{rule}_mean'])} / {_fmt(r[f'f1_{rule}_mean'])}"
+        cells = [f"{fmt_number(r[f'accuracy_{rule}_mean'])} / {fmt_number(r[f'f1_{rule}_mean'])}"
                  if not math.isnan(r[f"f1_{rule}_mean"]) else "–" for rule in RULES]
-        optimism = f"{_signed(r['accuracy_optimism'])} / {_signed(r['f1_optimism'])}"
+        optimism = f"{fmt_signed(r['accuracy_optimism'])} / {fmt_signed(r['f1_optimism'])}"
         lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {optimism} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _reference_markdown(results)) + "\n"
+
+
+def _row_cells(r: dict) -> str:
+    """A row's accuracy, F1 and comparison cells: ``acc | F1 | Δ [CI] | p | p Holm | P | wins``."""
+    comparison = fmt_difference(r)
+    bayes = "–" if math.isnan(r["f1_vs_baseline_p_better"]) else (
+        f"{r['f1_vs_baseline_p_worse']:.2f} / {r['f1_vs_baseline_p_equivalent']:.2f} / "
+        f"{r['f1_vs_baseline_p_better']:.2f}")
+    return (f"{fmt_number(r['accuracy_mean'])} ± {fmt_number(r['accuracy_std'])} ({fmt_number(r['accuracy_iqm'])}) "
+            f"| {fmt_number(r['f1_mean'])} ± {fmt_number(r['f1_std'])} ({fmt_number(r['f1_iqm'])}) "
+            f"| {comparison} | {fmt_number(r['f1_vs_baseline_p'])} | {fmt_number(r['f1_vs_baseline_p_holm'])} | {bayes} "
+            f"| {fmt_number(r['f1_vs_baseline_win_rate'], 2)}")
+
+
+def _reference_markdown(results: dict) -> list[str]:
+    """The reference rows against the reference on the baseline's maps (:func:`reference_rows`), as lines of
+    markdown; none when the run has no such comparison."""
+    rows = reference_rows(results)
+    if not rows:
+        return []
+    baseline = reference_baseline(results)
+    lines = ["", f"Reference rows against `{baseline}` (the same classifier on the CNN baseline's maps), paired by "
+             "trial and corrected as above; Holm adjusts p over these rows (a family of their own):", "",
+             "| reference | accuracy mean ± sd (IQM) | F1 mean ± sd (IQM) | ΔF1 [95% CI] | p | p Holm "
+             "| P(F1 worse / ≈ / better) | wins |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        label = " (baseline)" if r["kind"] == "baseline" else ""
+        lines.append(f"| {r['model']}{label} | {_row_cells(r)} |")
+    return lines
 
 
 def table_csv(rows: list[dict]) -> str:

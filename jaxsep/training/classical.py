@@ -1,15 +1,18 @@
-"""The reference row: a classical classifier over the same trial splits as the CNNs.
+"""The reference rows: a classical classifier over the same trial splits as the CNNs.
 
-Scikit-learn's logistic regression on the summary features of each song's ``mix`` map
-(:mod:`jaxsep.features.summary`: band means and spreads, MFCCs, onset and tempo statistics), standardized with
-the trial's training songs, classes weighted as the CNNs' (``balanced``), its L2 strength chosen by 3-fold
-cross-validation inside the trial's training songs (never on its test songs). It answers the question a
-reader asks first: do the CNNs beat what one would otherwise try?
+Scikit-learn's logistic regression on the summary features of each song's maps (:mod:`jaxsep.features.summary`:
+band means and spreads, MFCCs, onset and tempo statistics; one map's features, or several maps' side by side),
+standardized with the trial's training songs, classes weighted as the CNNs' (``balanced``), its L2 strength
+chosen by 3-fold cross-validation inside the trial's training songs (never on its test songs). On the ``mix`` it
+answers the question a reader asks first: do the CNNs beat what one would otherwise try? On stems (one row per
+map set: ``bass+drums+other``, ``mix+bass+drums+other``...) it asks whether stems help a model that learns from
+a few dozen songs.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Sequence
 
 import numpy as np
 
@@ -17,10 +20,9 @@ from ..features.file import FeatureSet
 from ..features.summary import summary_matrix
 from .outcomes import macro_f1, trial_entry
 
-#: The reference row's name in results.json and the tables.
+#: The reference row's name in results.json and the tables (of the row on the mix).
 NAME = "logreg"
-DESCRIPTION = "logistic regression on mix summary features (reference)"
-#: The one map the reference reads.
+#: The map the reference reads unless told otherwise.
 MAP = "mix"
 #: Inverse L2 strengths tried by the inner cross-validation.
 C_GRID = tuple(np.logspace(-3, 2, 6))
@@ -50,19 +52,54 @@ def _fit_predict(x_train, y_train, x_test, n_classes: int):
     return probabilities
 
 
-def run_reference(features: FeatureSet, plan) -> dict:
+def reference_name(maps: Sequence[str]) -> str:
+    """A reference row's name: ``logreg`` on the mix, else ``logreg:<maps joined by +>``."""
+    return NAME if tuple(maps) == (MAP,) else f"{NAME}:{'+'.join(maps)}"
+
+
+def reference_maps(name: str) -> tuple[str, ...]:
+    """The maps a reference row named ``name`` (:func:`reference_name`) reads."""
+    return (MAP,) if name == NAME else tuple(name.split(":", 1)[1].split("+"))
+
+
+def map_summaries(features: FeatureSet, maps: Sequence[str]) -> dict[str, np.ndarray]:
+    """The summary features of every row for each of ``maps``: ``{map: (rows, features)}``."""
+    meta = features.meta
+    return {m: summary_matrix(features.select_maps((m,))[..., 0], sample_rate=int(meta["sample_rate"]),
+                              hop_length=int(meta["hop_length"])) for m in dict.fromkeys(maps)}
+
+
+def run_references(features: FeatureSet, plan, map_sets: Sequence[Sequence[str]]) -> dict[str, dict]:
+    """One reference row per map set, over every trial of ``plan`` (a
+    :class:`~jaxsep.training.experiment.TrialPlan`); each map's summary features are computed once.
+
+    Returns:
+      ``{reference_name(maps): entry}`` (see :func:`run_reference`).
+    """
+    summaries = map_summaries(features, [m for maps in map_sets for m in maps])
+    return {reference_name(maps): run_reference(features, plan, np.concatenate([summaries[m] for m in maps], axis=1),
+                                                maps)
+            for maps in map_sets}
+
+
+def run_reference(features: FeatureSet, plan, x: np.ndarray | None = None, maps: Sequence[str] = (MAP,)) -> dict:
     """The reference classifier over every trial of ``plan`` (a :class:`~jaxsep.training.experiment.TrialPlan`).
 
     Trained on the rows of the trial's training songs (validation songs left out); a test song's class
     probabilities are the mean of its segments'.
 
+    Args:
+      features: the feature set.
+      plan: the run's trials.
+      x: the summary features of every row, ``(rows, features)``; default: those of ``maps``.
+      maps: the maps ``x`` was computed from (named in the row's description).
+
     Returns:
-      ``{"description", "trials": [...]}`` with records shaped like the CNNs' (:func:`~jaxsep.training.outcomes.
-      trial_entry`; ``chosen`` = ``last`` = every selection: there are no epochs).
+      ``{"description", "maps", "trials": [...]}`` with records shaped like the CNNs'
+      (:func:`~jaxsep.training.outcomes.trial_entry`; ``chosen`` = ``last`` = every selection: no epochs).
     """
-    meta = features.meta
-    x = summary_matrix(features.select_maps((MAP,))[..., 0], sample_rate=int(meta["sample_rate"]),
-                       hop_length=int(meta["hop_length"]))
+    if x is None:
+        return run_references(features, plan, [maps])[reference_name(maps)]
     song_labels = features.song_labels
     records = []
     for t, seed in enumerate(plan.seeds):
@@ -80,4 +117,5 @@ def run_reference(features: FeatureSet, plan) -> dict:
                   "test_probabilities": [probabilities]}
         records.append(trial_entry({k: np.asarray(v) for k, v in scores.items()}, trial=t, seed=seed,
                                    test_songs=test, true_labels=truth, n_classes=features.n_classes, epochs=False))
-    return {"description": DESCRIPTION, "trials": records}
+    description = f"logistic regression on {'+'.join(maps)} summary features (reference)"
+    return {"description": description, "maps": list(maps), "trials": records}

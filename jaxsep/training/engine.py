@@ -50,7 +50,7 @@ from jax.sharding import PartitionSpec as P
 from ..config import TrainConfig
 from ..errors import ConfigError
 from ..nn.models import build_network, get_spec
-from ..options import Batching, LoweringName, Strategy, choose
+from ..options import Batching, Head, LoweringName, Strategy, choose
 from .stepped import SteppedTrial
 from .trainer import (
     STEPS_PER_CALL,
@@ -190,12 +190,12 @@ class EngineReport:
 # typed: ``unroll=True`` (full) and ``unroll=1`` (rolled) are equal as dict keys but different programs.
 @functools.lru_cache(maxsize=32, typed=True)
 def _program(separable: bool, n_classes: int, config: TrainConfig, lowering: Lowering, devices: tuple,
-             unroll, steps_per_call: int, keep_state: bool, segments_per_song: int, direct_forward: bool):
+             unroll, steps_per_call: int, keep_state: bool, segments_per_song: int, direct_forward: bool, head: Head):
     """The jitted all-trials program. Cached, so models of one architecture (``full`` and ``novox``) share
     it and its compilations."""
     options = compiler_options(devices[0].platform)
     network = build_network(separable, n_classes, config, shifted_weight_grad=lowering.shifted_weight_grad,
-                            direct_forward=direct_forward)
+                            direct_forward=direct_forward, head=head)
     if lowering.stepped:
         return SteppedTrial(network, config, options, steps_per_call, keep_state=keep_state,
                             segments_per_song=segments_per_song)
@@ -234,7 +234,7 @@ class TrialRunner:
     """Compiles and runs one model's trials.
 
     Args:
-      model_name: a name from :data:`jaxsep.nn.models.MODELS`.
+      model_name: a model name (:func:`jaxsep.nn.models.get_spec`).
       n_classes: classes of the data set.
       config: the per-trial protocol.
       strategy: ``"auto"`` or a name from :data:`LOWERINGS`.
@@ -272,7 +272,7 @@ class TrialRunner:
             raise ConfigError(f"concurrent_trials must be >= 1, got {concurrent_trials}")
         self.concurrent_trials = concurrent_trials if self.lowering.per_trial else 1
         self._key = (self.spec.separable, n_classes, config, self.lowering, self.devices, unroll, steps_per_call,
-                     keep_state, segments_per_song, direct_forward)
+                     keep_state, segments_per_song, direct_forward, self.spec.head)
         self._program = _program(*self._key)
         self.mesh = _trial_mesh(self.devices)
         self.compile_seconds = 0.0
@@ -436,7 +436,7 @@ def run_trials(
     """Trains every trial of one model.
 
     Args:
-      model_name: a name from :data:`jaxsep.nn.models.MODELS`.
+      model_name: a model name (:func:`jaxsep.nn.models.get_spec`).
       x: the model's input maps, shape ``(songs, mel, time, channels)``.
       labels: ``(songs,)`` int class indices.
       splits: from :func:`jaxsep.training.splits.make_splits`: ``train``, ``test``, ``validation`` index arrays

@@ -21,10 +21,12 @@ import numpy as np
 from ..config import RunConfig
 from ..errors import ConfigError, FeatureFileError
 from ..features.file import FeatureSet
-from ..nn.models import get_spec, required_maps
+from ..nn.models import check_distinct, get_spec, parse_maps, required_maps
+from ..options import GroupBy
 from . import classical, distributed
 from .engine import run_trials
 from .outcomes import trial_entry
+from .groups import artist_groups
 from .splits import check_splittable, make_splits, rows_of
 from .trainer import TrialOutput
 
@@ -80,29 +82,60 @@ class TrialPlan(NamedTuple):
     segments_per_song: int
 
 
-def trial_plan(features: FeatureSet, config: RunConfig) -> TrialPlan:
-    """The run's :class:`TrialPlan`; checks the models and the feature set first (the maps the models and the
-    reference need, and that every class can be split), so that nothing fails after training has begun.
+def reference_map_sets(config: RunConfig) -> list[tuple[str, ...]]:
+    """The map set of each reference row the run scores (none without ``config.reference``).
 
     Raises:
-      ConfigError: an unknown model.
-      FeatureFileError: a map the run needs is missing, or a class has fewer than two songs.
+      ConfigError: a map set naming an unknown map.
+    """
+    return [parse_maps(text) for text in config.reference_maps] if config.reference else []
+
+
+def song_groups(features: FeatureSet, config: RunConfig) -> np.ndarray | None:
+    """The group of every song, ``(songs,)`` int, when the run splits by groups (``config.group_by``); else None.
+
+    Raises:
+      FeatureFileError: the feature file does not say who the songs' artists are.
+    """
+    if config.group_by is None:
+        return None
+    artists = features.song_artists if config.group_by == GroupBy.ARTIST else None
+    if artists is None or not any(artists):
+        raise FeatureFileError(features.path or "<features>", "names no artists, which --group-by artist needs "
+                               "(GiantSteps+ meta, or an 'artist' column in the manifest read by `jaxsep features`)")
+    return artist_groups(artists)
+
+
+def trial_plan(features: FeatureSet, config: RunConfig) -> TrialPlan:
+    """The run's :class:`TrialPlan`; checks the models and the feature set first (the maps the models and the
+    reference need, that every class can be split, the groups), so that nothing fails after training has begun.
+
+    Raises:
+      ConfigError: an unknown model, two names of one model, a bad reference map set, groups that cannot make
+        a split.
+      FeatureFileError: a map the run needs is missing, a class has fewer than two songs, or the groups asked
+        for are not in the file.
     """
     for name in config.models:
         get_spec(name)
-    features.select_maps(required_maps(config.models) + (classical.MAP,) * config.reference)
+    check_distinct(config.models)
+    references = [m for maps in reference_map_sets(config) for m in maps]
+    features.select_maps(tuple(dict.fromkeys(required_maps(config.models) + tuple(references))))
     try:
         check_splittable(features.song_labels, features.n_classes, features.classes)
     except ConfigError as error:
         raise FeatureFileError(features.path or "<features>", str(error)) from None
     train = config.train
     seeds = np.arange(config.seed, config.seed + config.trials)
+    curve = (config.train_songs_per_class, config.curve_songs_per_class) if config.subsampled else None
     songs = make_splits(
         features.song_labels,
         seeds,
         n_classes=features.n_classes,
         test_fraction=train.test_fraction,
         validation_fraction=train.validation_fraction if train.uses_validation else None,
+        groups=song_groups(features, config),
+        curve=curve,
     )
     return TrialPlan(seeds, songs, rows_of(songs, features.song_rows), features.segments_per_song)
 
@@ -186,7 +219,11 @@ def results_header(features: FeatureSet, config: RunConfig, plan: TrialPlan, dev
             "trials_per_chunk": config.trials_per_chunk,
             "concurrent_trials": config.concurrent_trials,
             "reference": config.reference,
+            "reference_maps": list(config.reference_maps),
             "rope": config.rope,
+            "group_by": config.group_by,
+            "train_songs_per_class": config.train_songs_per_class,
+            "curve_songs_per_class": config.curve_songs_per_class,
             "train": dataclasses.asdict(config.train),
         },
         "select_on": config.train.select_on,
@@ -202,6 +239,7 @@ def results_header(features: FeatureSet, config: RunConfig, plan: TrialPlan, dev
             "classes": list(features.classes),
             "class_counts": features.class_counts().tolist(),
             "song_ids": list(features.song_names),
+            "digest": features.digest,
             "shape": list(features.mels.shape[1:3]),
             "meta": features.meta,
         },
@@ -225,24 +263,25 @@ def run_experiment(
 
     Returns:
       the results dict written to ``results.json``: :func:`results_header`, ``timing``, ``models -> {name:
-      {"trials": [...], "timing": {...}}}`` and, with ``config.reference``, ``reference -> {"logreg": ...}``.
+      {"trials": [...], "timing": {...}}}`` and, with ``config.reference``, ``reference -> {"logreg": ...}`` (one
+      row per reference map set).
     """
     plan = trial_plan(features, config)
     started = time.perf_counter()
     models = {name: train_model(name, features, config, plan, devices=devices, progress=progress).entry
               for name in config.models}
-    reference = classical.run_reference(features, plan) if config.reference else None
-    return assemble_results(features, config, plan, models, reference, seconds=time.perf_counter() - started,
+    references = classical.run_references(features, plan, reference_map_sets(config)) if config.reference else None
+    return assemble_results(features, config, plan, models, references, seconds=time.perf_counter() - started,
                             devices=devices)
 
 
-def assemble_results(features: FeatureSet, config: RunConfig, plan: TrialPlan, models: dict, reference: dict | None,
-                     *, seconds: float, devices=None) -> dict:
-    """The results dict of a run: :func:`results_header`, the reference row (or none), the run's ``timing``
-    (``seconds`` in all; compile and run seconds summed over ``models``) and the ``models``' entries."""
+def assemble_results(features: FeatureSet, config: RunConfig, plan: TrialPlan, models: dict,
+                     references: dict | None, *, seconds: float, devices=None) -> dict:
+    """The results dict of a run: :func:`results_header`, the reference rows ``{name: entry}`` (or none), the run's
+    ``timing`` (``seconds`` in all; compile and run seconds summed over ``models``) and the ``models``' entries."""
     results = results_header(features, config, plan, devices)
-    if reference is not None:
-        results["reference"] = {classical.NAME: reference}
+    if references:
+        results["reference"] = references
     results["timing"] = {
         "total_seconds": seconds,
         "compile_seconds": sum(m["timing"]["compile_seconds"] for m in models.values()),

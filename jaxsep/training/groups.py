@@ -15,8 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..audio.songs import ARTIST_SEPARATOR, parse_artists  # noqa: F401 (re-exported; defined beside Song)
+from ..audio.songs import ARTIST_SEPARATOR, parse_artists
 from ..errors import ConfigError
+
+__all__ = ["ARTIST_SEPARATOR", "achievable_size", "artist_groups", "group_holdout", "parse_artists"]
 
 
 def _find(parent: list[int], song: int) -> int:

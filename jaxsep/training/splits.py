@@ -119,6 +119,60 @@ def trial_split(
     return Split(train=train, test=test, validation=validation)
 
 
+def curve_split(
+    labels: np.ndarray,
+    seed: int,
+    *,
+    n_classes: int,
+    train_per_class: int,
+    largest_per_class: int,
+    validation_fraction: float | None = None,
+) -> Split:
+    """One trial's split at one size of a data-size curve.
+
+    Each class's songs are put in a random order drawn from the trial's seed alone; the last
+    ``n_c − min(largest_per_class, n_c − 1)`` are its test songs (the same at every size: as many as the curve's
+    largest size leaves), and its first ``min(train_per_class, ·)`` of the rest are its training songs, so a
+    trial's training songs at a smaller size are a subset of those at a larger one. A validation part, when
+    asked for, is carved from those training songs as :func:`trial_split` carves it.
+
+    Args:
+      labels: int class of each song, ``(songs,)``.
+      seed: this trial's seed.
+      n_classes: number of classes.
+      train_per_class: this size: training songs per class (a class with fewer keeps all it has).
+      largest_per_class: the curve's largest size, which fixes the test songs.
+      validation_fraction: as :func:`trial_split`'s.
+
+    Returns:
+      the :class:`Split` (sizes depend only on the class counts and the two sizes, so trials stack).
+
+    Raises:
+      ConfigError: a class with fewer than 2 songs, or sizes below 1 or in the wrong order.
+    """
+    labels = np.asarray(labels)
+    check_splittable(labels, n_classes)
+    if not 1 <= train_per_class <= largest_per_class:
+        raise ConfigError(f"need 1 <= songs per class ({train_per_class}) <= the largest size ({largest_per_class})")
+    rng = np.random.default_rng(seed)
+    test, train = [], []
+    for label in range(n_classes):
+        members = rng.permutation(np.nonzero(labels == label)[0])
+        if not len(members):
+            continue
+        pool = min(largest_per_class, len(members) - 1)
+        test.append(members[pool:])
+        train.append(members[:min(train_per_class, pool)])
+    test, train = np.sort(np.concatenate(test)), np.sort(np.concatenate(train))
+    validation = np.zeros(0, dtype=int)
+    if validation_fraction is not None:
+        if len(train) < 2:
+            raise ConfigError(f"a training split of {len(train)} song(s) leaves none for validation")
+        validation = train[_holdout(labels[train], validation_fraction, rng, n_classes)]
+        train = np.setdiff1d(train, validation)
+    return Split(train=train, test=test, validation=validation)
+
+
 _GROUPED_TRIES = 100
 """Test draws tried per trial before giving up on a validation split of the fixed size."""
 
@@ -226,17 +280,22 @@ def stack_splits(splits: list[Split]) -> dict[str, np.ndarray]:
 
 
 def make_splits(
-    labels, seeds, *, n_classes, test_fraction, validation_fraction=None, groups=None
+    labels, seeds, *, n_classes, test_fraction, validation_fraction=None, groups=None, curve=None
 ) -> dict[str, np.ndarray]:
     """:func:`trial_split` for each seed (with ``groups``, if given, group ids ``(songs,)``: artist-grouped
-    splits), stacked with :func:`stack_splits` plus ``class_weights`` ``(trials, n_classes)``."""
-    splits = [
-        trial_split(
-            labels, int(s), n_classes=n_classes, test_fraction=test_fraction,
-            validation_fraction=validation_fraction, groups=groups,
-        )
-        for s in seeds
-    ]
+    splits; with ``curve = (train_per_class, largest_per_class)``: :func:`curve_split`), stacked with
+    :func:`stack_splits` plus ``class_weights`` ``(trials, n_classes)``."""
+    if curve is not None:
+        splits = [curve_split(labels, int(s), n_classes=n_classes, train_per_class=curve[0],
+                              largest_per_class=curve[1], validation_fraction=validation_fraction) for s in seeds]
+    else:
+        splits = [
+            trial_split(
+                labels, int(s), n_classes=n_classes, test_fraction=test_fraction,
+                validation_fraction=validation_fraction, groups=groups,
+            )
+            for s in seeds
+        ]
     stacked = stack_splits(splits)
     stacked["class_weights"] = np.stack([class_weights(np.asarray(labels)[s.train], n_classes) for s in splits])
     return stacked

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..atomic import write_text_atomic
 from ..audio.layouts import discover
 from ..audio.songs import Progress
 from ..cache import Cache
@@ -28,7 +29,6 @@ from ..results.tables import table_rows
 from .runs import Job, run_into_folder, run_into_folders
 from ..separation import default_separator_name
 from ..separation.stems import GIVEN, open_separator
-from ..training.experiment import trial_plan
 
 #: Trials `jaxsep demo` runs by default: past ~20 the corrected standard error hardly shrinks (it tends to
 #: s·sqrt(n_test/n_train)); `make demo` then fits its time budget (measured: README). The paper ran 50.
@@ -133,9 +133,11 @@ def run_demo(
     say: Callable[[str], None] = print,
     feature_progress: Callable[[str], Progress] | None = None,
     train_progress: Callable[[str, int, int], None] | None = None,
+    extra: dict | None = None,
 ) -> dict[str, dict]:
     """Runs the whole job and writes ``out`` atomically (``difficulty`` shapes the synthetic set when no
-    ``data`` is given; ``segments_per_song`` segments are taken from every song).
+    ``data`` is given; ``segments_per_song`` segments are taken from every song; ``extra`` is added to the
+    results).
 
     With one separator ``out`` is an ordinary run folder, trained unit by unit so that a killed demo continues
     where it stopped (:mod:`jaxsep.workflows.runs`); with ``compare_separators`` it holds one run folder per separator and
@@ -171,19 +173,19 @@ def run_demo(
     if not compare_separators:
         name, features = next(iter(feature_sets.items()))
         announce(name, features)
-        extra = {"demo": origin | {"separator": name}}
         return {name: run_into_folder(features, config, out, overwrite=overwrite, resume=resume,
-                                      progress=train_progress, say=say, extra=extra)}
+                                      progress=train_progress, say=say,
+                                      extra={"demo": origin | {"separator": name}, **(extra or {})})}
     for name, features in feature_sets.items():
         announce(name, features)
 
-    def comparison(runs: dict[str, dict]) -> str:
-        return ("Separators compared (`given` = the true stems); each separator's folder holds its Table 1.\n\n"
-                + separator_comparison(runs))
+    def comparison(folder: Path, runs: dict[str, dict]) -> None:
+        write_text_atomic(folder / COMPARISON, "Separators compared (`given` = the true stems); each separator's "
+                          "folder holds its Table 1.\n\n" + separator_comparison(runs))
 
-    jobs = [Job(name, features, config, {"demo": origin | {"separator": name}})
+    jobs = [Job(name, features, config, {"demo": origin | {"separator": name}, **(extra or {})})
             for name, features in feature_sets.items()]
-    return run_into_folders(jobs, out, summary=(COMPARISON, comparison), overwrite=overwrite, resume=resume,
+    return run_into_folders(jobs, out, summary=comparison, overwrite=overwrite, resume=resume,
                             progress=train_progress, say=say)
 
 
@@ -212,9 +214,11 @@ def run_pairs(
             raise ConfigError(f"a pair names two different classes, got {list(pair)}")
     config = dataclasses.replace(config, baseline=config.models[0])
     jobs = [Job(f"{a}-vs-{b}", features.subset_classes((a, b)), config) for a, b in pairs]
-    for job in jobs:  # every pair checked (classes, splits) before the first trains: an error loses no work
-        trial_plan(job.features, config)
-    return run_into_folders(jobs, out, summary=(PAIRS, pairs_markdown), overwrite=overwrite, progress=train_progress,
+
+    def summary(folder: Path, runs: dict[str, dict]) -> None:
+        write_text_atomic(folder / PAIRS, pairs_markdown(runs))
+
+    return run_into_folders(jobs, out, summary=summary, overwrite=overwrite, progress=train_progress,
                             say=say)
 
 

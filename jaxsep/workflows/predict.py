@@ -86,14 +86,19 @@ def load_saved_model(run: str | os.PathLike, model: str | None = None) -> SavedM
     if not names:
         raise RunFolderError(f"{run}: holds no saved models; train with `jaxsep run ... --save-models`")
     if model is None:
-        model = max(names, key=lambda n: np.mean(list(metric_values(results["models"][n], "f1").values())))
+        scored = {n: list(metric_values(results["models"][n], "f1").values()) for n in names}
+        scored = {n: float(np.mean(values)) for n, values in scored.items() if values}
+        if not scored:
+            raise RunFolderError(f"{run}: every trial of every saved model failed; nothing to classify with")
+        model = max(scored, key=scored.get)
     elif model not in names:
         get_spec(model)
         raise RunFolderError(f"{run}: no saved models of {model!r}; saved: {names}")
     spec = get_spec(model)
     try:
         train = {**results["config"]["train"], "filters": tuple(results["config"]["train"]["filters"])}
-        network = build_network(spec.separable, len(results["data"]["classes"]), TrainConfig(**train))
+        network = build_network(spec.separable, len(results["data"]["classes"]), TrainConfig(**train),
+                                 head=spec.head)
     except (KeyError, TypeError, ValueError) as error:
         raise RunFolderError(f"{run / RESULTS}: its 'config.train' does not describe a network "
                              f"({type(error).__name__}: {error})") from None

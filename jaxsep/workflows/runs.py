@@ -1,6 +1,6 @@
 """Running the experiment into a run folder: unit by unit, so that a killed run loses little and continues.
 
-A run trains its models in units of a few trials each (and the reference row as one unit). Every finished unit
+A run trains its models in units of a few trials each (and each reference row as one unit). Every finished unit
 is written, atomically, into the staging folder ``.NAME.partial`` beside the run folder ``NAME``, with its
 trained models when they are kept. SIGTERM or SIGINT stops the run between two dispatches: what finished is
 kept, and :class:`RunInterrupted` says how to go on. Running the same command again continues: only the
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import shutil
 import signal
@@ -39,6 +38,7 @@ from ..training import classical, distributed
 from ..training.experiment import (
     RESULTS_FORMAT_VERSION,
     assemble_results,
+    reference_map_sets,
     train_model,
     trial_plan,
 )
@@ -81,18 +81,6 @@ def partial_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
 
 
-def features_digest(features: FeatureSet) -> str:
-    """SHA-256 of everything in a feature set that shapes a result (maps, labels, names, meta)."""
-    digest = hashlib.sha256()
-    for array in (features.mels, features.labels):
-        digest.update(str(array.dtype).encode())
-        digest.update(str(array.shape).encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    record = [features.maps, features.classes, features.song_ids, features.meta]
-    digest.update(json.dumps(record, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
-
-
 def run_fingerprint(features: FeatureSet, config: RunConfig, save_models: bool = False) -> dict:
     """What a continued run must share with the unfinished one: everything that changes a number (not the
     engine's lowering options, which do not)."""
@@ -100,7 +88,7 @@ def run_fingerprint(features: FeatureSet, config: RunConfig, save_models: bool =
     for key in ("strategy", "trials_per_chunk", "concurrent_trials"):
         settings.pop(key)
     return {"format_version": RESULTS_FORMAT_VERSION, "config": json.loads(json.dumps(settings)),
-            "features": features_digest(features), "save_models": save_models}
+            "features": features.digest, "save_models": save_models}
 
 
 def _holds_plan(staging: Path, plan: dict) -> bool:
@@ -206,7 +194,7 @@ def run_into_folder(
         with _stop_on_signals():
             models = {name: _train_units(name, features, config, plan, staging, save_models, trials_per_unit,
                                          devices, progress, writer) for name in config.models}
-            reference = _reference_unit(features, config, plan, staging, writer)
+            reference = _reference_units(features, config, plan, staging, writer)
     except (_Stop, KeyboardInterrupt) as stop:
         number = getattr(stop, "signal_number", signal.SIGINT)
         units = len(list((staging / UNITS).glob("*.json")))
@@ -247,17 +235,26 @@ def _train_units(name, features, config, plan, staging, save_models, trials_per_
             "trials": [done[t] for t in range(trials)]}
 
 
-def _reference_unit(features, config, plan, staging, writer) -> dict | None:
-    """The reference row, as one unit (fast: no training)."""
+def _reference_units(features, config, plan, staging, writer) -> dict | None:
+    """The reference rows, one unit each (no training; each map's summary features computed once)."""
     if not config.reference:
         return None
-    path = staging / UNITS / "reference.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    reference = json.loads(json.dumps(json_safe(classical.run_reference(features, plan))))
-    if writer:
-        write_text_atomic(path, json.dumps(reference))
-    return reference
+    map_sets = reference_map_sets(config)
+    paths = {maps: staging / UNITS / f"reference-{classical.reference_name(maps).replace(':', '-')}.json"
+             for maps in map_sets}
+    missing = [maps for maps, path in paths.items() if not path.is_file()]
+    summaries = classical.map_summaries(features, [m for maps in missing for m in maps])
+    rows = {}
+    for maps, path in paths.items():
+        if path.is_file():
+            rows[classical.reference_name(maps)] = json.loads(path.read_text())
+            continue
+        x = np.concatenate([summaries[m] for m in maps], axis=1)
+        row = json.loads(json.dumps(json_safe(classical.run_reference(features, plan, x, maps))))
+        if writer:
+            write_text_atomic(path, json.dumps(row))
+        rows[classical.reference_name(maps)] = row
+    return rows
 
 
 def _finish(staging: Path, out: Path, results: dict, features: FeatureSet) -> None:
@@ -282,18 +279,20 @@ def run_into_folders(
     jobs: Sequence[Job],
     out: Path,
     *,
-    summary: tuple[str, Callable[[dict[str, dict]], str]],
+    summary: Callable[[Path, dict[str, dict]], None],
     overwrite: bool = False,
     resume: bool = False,
+    trials_per_unit: int = TRIALS_PER_UNIT,
     progress: Callable[[str, int, int], None] | None = None,
     say: Callable[[str], None] = print,
 ) -> dict[str, dict]:
-    """Runs every job into ``out/<job.name>/``, each an ordinary run folder (:func:`run_into_folder`), then writes
-    ``summary`` (a file name and what to write there, from ``{name: results}``).
+    """Runs every job into ``out/<job.name>/``, each an ordinary run folder (:func:`run_into_folder`), then
+    ``summary(folder, {name: results})`` writes the files that sum them up into the folder. With several processes
+    (``jax.distributed``) every process trains its share of each job's trials and process 0 writes.
 
     Everything is built in the hidden folder ``.NAME.partial`` beside ``out``: a killed command, run again, keeps
     the finished jobs and the finished units of the job it was in; ``out`` appears only when all are done.
-    ``overwrite`` and ``resume``: as for :func:`run_into_folder`.
+    ``overwrite``, ``resume`` and ``trials_per_unit``: as for :func:`run_into_folder`.
 
     Returns:
       ``{job.name: results}``.
@@ -305,9 +304,12 @@ def run_into_folders(
     """
     out = Path(out)
     check_out_dir(out, overwrite=overwrite)
+    for job in jobs:  # every job's models, maps and splits checked before the first trains: an error loses no work
+        trial_plan(job.features, job.config)
     staging = partial_folder(out)
     plan = {job.name: run_fingerprint(job.features, job.config) for job in jobs}
-    if _open_staging(staging, plan, overwrite=overwrite, resume=resume, writer=True,
+    writer = distributed.is_writer()
+    if _open_staging(staging, plan, overwrite=overwrite, resume=resume, writer=writer,
                      what="unfinished runs of other jobs, configurations or feature files"):
         say(f"continuing the unfinished runs in {staging}")
     runs = {}
@@ -316,10 +318,12 @@ def run_into_folders(
         if (folder / RESULTS).is_file():  # finished before the command was killed
             runs[job.name] = load_results(folder)
             continue
-        runs[job.name] = run_into_folder(job.features, job.config, folder, progress=progress, say=say,
-                                         extra=job.extra)
-    name, write = summary
-    write_text_atomic(staging / name, write(runs))
-    swap_folder(staging, out)
-    (out / PLAN).unlink()  # after the rename: a staging folder never holds finished runs without their plan
+        labelled = None if progress is None else (
+            lambda model, done, total, job=job.name: progress(f"{job} {model}", done, total))
+        runs[job.name] = run_into_folder(job.features, job.config, folder, trials_per_unit=trials_per_unit,
+                                         progress=labelled, say=say, extra=job.extra)
+    if writer:
+        summary(staging, runs)
+        swap_folder(staging, out)
+        (out / PLAN).unlink()  # after the rename: a staging folder never holds finished runs without their plan
     return runs
