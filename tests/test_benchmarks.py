@@ -288,27 +288,6 @@ def test_report_reprinted_from_the_saved_h200_run(capsys):
     assert "engine-vmap speed-up" in printed and "torch-eager" in printed
 
 
-def test_compare_runs_pairs_two_folders_by_trial(tmp_path):
-    """Two run folders of the same trials: the second's stems3 F1 raised by 0.1 in every trial gives Δ +0.100 for
-    stems3 and exactly 0 for novox, in the table ``--compare-separators`` prints."""
-    import subprocess
-
-    original = json.loads((Path(__file__).parent / "data" / "results_v1.json").read_text())
-    raised = json.loads(json.dumps(original))
-    for trial in raised["models"]["stems3"]["trials"]:
-        if not trial["failed"]:
-            trial["chosen"]["f1"] += 0.1
-    for name, results in (("one", original), ("two", raised)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "results.json").write_text(json.dumps(results))
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_runs.py"
-    shown = subprocess.run([sys.executable, str(script), f"K=1:{tmp_path / 'one'}", f"K=2:{tmp_path / 'two'}",
-                            "--kind", "segments per song"], capture_output=True, text=True, check=True).stdout
-    rows = {line.split("|")[1].strip(): line for line in shown.splitlines() if line.startswith("| ")}
-    assert "trials per segments per song" in shown
-    assert "+0.100 [+0.100, +0.100]" in rows["stems3"] and "+0.000" in rows["novox"]
-
-
 def test_variant_specs_parse_with_trials_at_once():
     assert throughput.parse_spec("engine") == ("engine", None, None)
     assert throughput.parse_spec("torch-tuned@2:4") == ("torch-tuned", 2, 4)

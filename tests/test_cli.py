@@ -176,4 +176,8 @@ def test_split_options_are_checked_before_any_work(features, tmp_path):
     assert maps.exit_code == 1 and "['kick'] not a map" in maps.output
     sizes = runner.invoke(app, ["curve", str(features), "--out", str(out), "--songs-per-class", "2,two"])
     assert sizes.exit_code == 1 and "--songs-per-class takes whole numbers" in sizes.output
+    head = runner.invoke(app, ["ablate", str(features), "--out", str(out), "--head", "wide"])
+    assert head.exit_code == 1 and "head must be one of ['dense', 'pool', 'rhythm']" in head.output
+    largest = runner.invoke(app, ["curve", str(features), "--out", str(out), "--songs-per-class", "2,0"])
+    assert largest.exit_code == 1 and "distinct sizes >= 1" in largest.output
     assert not out.exists()

@@ -53,3 +53,32 @@ def test_two_processes_share_the_trials_and_agree_with_one(tmp_path):
                        for t in model["trials"]] for name, model in results["models"].items()}
 
     assert trials(tmp_path / "two") == trials(tmp_path / "one")
+
+
+@pytest.mark.slow
+def test_two_processes_share_a_curve_and_agree_with_one(tmp_path):
+    """The data-size curve over two processes: every size's trials shared, process 0 writes the folder."""
+    toy = toy_features(songs_per_class=(5, 5, 5), n_mels=8, frames=12, strength=1.5, seed=3)
+    features = save_features(tmp_path / "toy.npz", mels=toy.mels, maps=toy.maps, labels=toy.labels,
+                             classes=toy.classes, song_ids=toy.song_ids, meta=toy.meta)
+    env = {**os.environ, "XLA_FLAGS": "", "JAX_PLATFORMS": "cpu", "COLUMNS": "200"}
+    curve = ["curve", str(features), "--songs-per-class", "2,3", "--models", "novox", "--trials", "3", "--epochs",
+             "1", "--filters", "2,2", "--no-reference"]
+    command = [sys.executable, "-c", "from jaxsep.cli import main; main()", *curve]
+    alone = subprocess.run([*command, "--out", str(tmp_path / "one")], capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    port = _free_port()
+    processes = [subprocess.Popen([*command, "--out", str(tmp_path / "two"), "--coordinator", f"127.0.0.1:{port}",
+                                   "--num-processes", "2", "--process-id", str(rank)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                 for rank in (0, 1)]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    for process, (_, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+    assert "done: process 0 writes" in outputs[1][1]
+    for size in ("size-002", "size-003"):
+        one, two = (json.loads((tmp_path / run / size / "results.json").read_text())["models"]["novox"]["trials"]
+                    for run in ("one", "two"))
+        assert [t["probabilities"] for t in two] == [t["probabilities"] for t in one]
+    assert (tmp_path / "two" / "curve.md").read_text() == (tmp_path / "one" / "curve.md").read_text()

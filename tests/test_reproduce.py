@@ -107,3 +107,23 @@ def test_compare_pairs_runs_by_trial_and_refuses_other_splits(configured, featur
                         "--seed", "5", *TINY, "--no-reference"])
     refused = runner.invoke(app, ["compare", str(out), str(shifted)])
     assert refused.exit_code == 1 and "split differently" in refused.output
+
+
+def test_compare_by_hand(tmp_path):
+    """Two folders of the same trials: the second's stems3 F1 raised by 0.1 in every trial gives Δ +0.100 for
+    stems3, with a zero-width interval, and exactly 0 for novox."""
+    from pathlib import Path
+
+    original = json.loads((Path(__file__).parent / "data" / "results_v1.json").read_text())
+    raised = json.loads(json.dumps(original))
+    for trial in raised["models"]["stems3"]["trials"]:
+        if not trial["failed"]:
+            trial["chosen"]["f1"] += 0.1
+    for name, results in (("one", original), ("two", raised)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(results))
+    shown = runner.invoke(app, ["compare", str(tmp_path / "one"), str(tmp_path / "two")], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    rows = {line.split("|")[1].strip(): line for line in shown.output.splitlines() if line.startswith("| ")}
+    assert "trials per run" in shown.output
+    assert "+0.100 [+0.100, +0.100]" in rows["stems3"] and "+0.000" in rows["novox"]

@@ -1,14 +1,16 @@
 """Training: the paper's protocol over many random splits, every trial of a model in one compiled program.
 
-    splits.make_splits           stratified 80/20 (and validation) splits, one per trial seed; class weights
+    splits.make_splits           stratified 80/20 (and validation) splits, one per trial seed; class weights;
+                                 artist-grouped splits; a data-size curve's nested training subsets
+    groups.artist_groups         songs that share an artist, as groups a split keeps on one side
     metrics                      accuracy, macro-F1, confusion counts of one trial (jnp, masked)
-    trainer.make_train_trial     one trial as a pure function ``(trial, data) -> history`` (epochs as scans)
+    trainer.make_train_trial     one trial as a pure function ``(trial, data) -> TrialOutput`` (epochs as scans)
     stepped.SteppedTrial         the same trial driven a few unrolled steps per call (XLA:CPU)
     engine.run_trials            all trials of one model: vmap / map / sequential / stepped, sharded, chunked
     xla_options                  per-program XLA compiler options chosen by measurement
     experiment.run_experiment    every model over the same splits → the results dict of a run
-    outcomes.trial_record        one trial's epochs → selections (test / last / validation), divergence, F1s
-    classical.run_reference      the logistic-regression reference row over the same splits
+    outcomes.trial_entry         one trial's record in results.json, for a CNN and a reference row alike
+    classical.run_references     the logistic-regression reference rows (one per map set) over the same splits
     sweep.run_sweep              hyperparameter combinations × trials, vmapped together
     distributed                  several processes (jax.distributed): who trains which trial, gathering
 """
