@@ -66,8 +66,10 @@ def probe_summary(features, map_name: str, trials: int) -> None:
 
 
 def probe_heads(features, map_name: str, trials: int, epochs: int, variants: list[str]) -> None:
+    import jax
+
     import jaxsep.nn.models as models
-    from jaxsep.training.engine import run_trials
+    from jaxsep.training import engine
 
     seeds = np.arange(trials)
     splits = rows_of(make_splits(features.song_labels, seeds, n_classes=features.n_classes, test_fraction=0.2),
@@ -79,10 +81,15 @@ def probe_heads(features, map_name: str, trials: int, epochs: int, variants: lis
         config = TrainConfig(epochs=epochs, learning_rate=float(rate) if rate else TrainConfig.learning_rate)
         if regions:  # the probe's one knob the engine does not expose
             models.rhythm_pool.__defaults__ = (default[0], int(regions))
+        # The engine caches its programs by network and recipe, not by this knob: trace every variant afresh.
+        engine._program.cache_clear()
+        engine._EXECUTABLES.clear()
+        jax.clear_caches()
         try:
             started = time.perf_counter()
             name = map_name if head == "dense" else f"{map_name}:{head}"
-            report = run_trials(name, x, features.labels, splits, seeds, config, n_classes=features.n_classes)
+            report = engine.run_trials(name, x, features.labels, splits, seeds, config,
+                                       n_classes=features.n_classes)
         finally:
             models.rhythm_pool.__defaults__ = default
         by_epoch = report.history["test_accuracy"].mean(axis=0)

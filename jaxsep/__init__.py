@@ -5,11 +5,12 @@ The data path, one subpackage per stage:
     audio/       decode and check audio, find labelled songs in the layouts people hold, cut segments
     separation/  stems from a song: htdemucs, a no-weights DSP separator, or the true stems; SDR; export
     features/    per-stem log-mel maps, cached per song, in one feature file
-    nn/          the paper's four Flax models and their hand-written layers
+    nn/          the paper's four Flax models, any model named by its maps, three heads, the hand-written layers
     training/    splits, the per-trial trainer, the vectorized trial engine, the experiment
     results/     statistics over trials, Table 1, Figure 1, the run folder
     synth/       the built-in synthetic EDM set with true stems
-    workflows/   what a command runs end to end: resumable run folders, the demo, predictions
+    workflows/   what a command runs end to end: resumable run folders, the ablation, the data-size curve, rerun
+                 and compare, the demo, predictions
     cli/         the ``jaxsep`` command line
 
 The top-level names below are the public API of the back half (feature file → results). They are loaded on

@@ -7,6 +7,8 @@ STEMS: tuple[str, ...] = ("bass", "drums", "other", "vocals")
 
 #: Every map a feature file may hold: the mix, the mix without vocals, and each stem.
 MAPS: tuple[str, ...] = ("mix", "novox", *STEMS)
+#: Joins the maps of a map set in a model's or reference row's name (``bass+drums``).
+MAP_JOIN = "+"
 
 #: The paper's audio framing: 22,050 Hz, 128 mels, n_fft 2048, hop 512, 458 frames.
 SAMPLE_RATE = 22_050

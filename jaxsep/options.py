@@ -55,8 +55,9 @@ class Head(StrEnum):
     ``DENSE``: the paper's: flatten every pooled value (116,736 at 128 × 458 with 32 filters) → dropout → dense.
     ``POOL``: mean and max over time of every frequency band and channel (2,048 values) → dropout → dense, as music
     CNNs for small data pool over time before a small classifier (Choi et al. 2016; Pons et al. 2018).
-    ``RHYTHM``: ``POOL``'s values and, per channel, the autocorrelation of its activation over time (summed over
-    bands) at lags up to ~2 s: the tempo and groove a 3 × 3 conv body cannot see in a ~0.2 s receptive field.
+    ``RHYTHM``: ``POOL``'s values and, per channel and frequency region (8 runs of bands), the autocorrelation of
+    its activation over time at lags up to ~2 s: the tempo and groove a 3 × 3 conv body cannot see in a ~0.2 s
+    receptive field.
     """
 
     DENSE = "dense"

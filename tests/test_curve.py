@@ -1,6 +1,7 @@
 """The data-size curve: nested training songs over one fixed test split, per-size statistics, resuming."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -108,3 +109,18 @@ def test_a_killed_curve_continues_to_the_numbers_of_an_uninterrupted_one(tmp_pat
     for name in whole:
         assert again[name]["models"]["novox"]["trials"] == whole[name]["models"]["novox"]["trials"]
     assert (tmp_path / "killed" / "curve.md").read_text() == (tmp_path / "whole" / "curve.md").read_text()
+
+
+@pytest.mark.parametrize("sizes, changes, message", [
+    ([2, 7], {}, "leaves class 'class0' (7 songs) no test song: choose sizes up to 6"),
+    ([2, 4], {"models": ("stems3",)}, "the baseline 'novox' is not among the curve's models"),
+    ([2, 4], {"train": TrainConfig(select_on="validation")}, "--select-on validation"),
+])
+def test_a_curve_that_cannot_be_answered_is_refused_before_any_work(tmp_path, sizes, changes, message):
+    from jaxsep.workflows.curve import run_curve
+
+    features = toy_features(songs_per_class=(7, 8, 7), n_mels=8, frames=8)
+    config = RunConfig(**{"models": ("novox", "stems3"), "trials": 2, **changes})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_curve(features, config, sizes, tmp_path / "curve", say=lambda _: None)
+    assert list(tmp_path.iterdir()) == []

@@ -134,3 +134,17 @@ def test_the_default_model_needs_a_trial_that_finished(trained, tmp_path):
     (copy / "results.json").write_text(json.dumps(results))
     with pytest.raises(RunFolderError, match="every trial of every saved model failed"):
         load_saved_model(copy, None)
+
+
+def test_failed_trials_stay_out_of_the_ensemble(trained, tmp_path):
+    """A failed trial saved NaN weights; the ensemble reads only the trials that finished."""
+    _, _, run = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    results = json.loads((copy / "results.json").read_text())
+    results["models"]["stems3"]["trials"][1].update(failed=True, failed_epoch=0)
+    (copy / "results.json").write_text(json.dumps(results))
+    saved = load_saved_model(copy, "stems3")
+    assert len(saved.trials) == 1
+    np.testing.assert_array_equal(jax.tree.leaves(saved.trials[0]), jax.tree.leaves(load_saved_model(run, "stems3")
+                                                                                      .trials[0]))

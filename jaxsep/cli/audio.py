@@ -89,7 +89,8 @@ def features_command(
     chosen = open_separator(separator, model_repo=model_repo, device=device)
     name = chosen if chosen == GIVEN else chosen.name
     say(f"{len(songs)} songs, separator {name}")
-    options = FeatureOptions(start=start, pad=pad, strict=strict, dtype=FeatureDtype.FLOAT32 if float32 else FeatureDtype.FLOAT16,
+    dtype = FeatureDtype.FLOAT32 if float32 else FeatureDtype.FLOAT16
+    options = FeatureOptions(start=start, pad=pad, strict=strict, dtype=dtype,
                              segments_per_song=segments_per_song)
     with _bar() as bar:
         run = featurize(songs, out=out, separator=chosen, cache=Cache(cache or default_cache_dir(), force=force),

@@ -108,8 +108,8 @@ Precision = Annotated[str, typer.Option(help=f"({choices(options.Precision)}) Ar
 
 Models = Annotated[str, typer.Option(help="Comma-separated models: the paper's full, novox, stems3, stems3_dw, or "
                                           "maps joined by '+' (drums, bass+drums, mix+bass+drums+other), each "
-                                          "optionally followed by ':dw' (depthwise-separable convs) and ':pool' "
-                                          "(the time-pooling head).")]
+                                          "optionally followed by ':dw' (depthwise-separable convs) and a head, "
+                                          "':pool' (mean and max over time) or ':rhythm' (and rhythm).")]
 Baseline = Annotated[str, typer.Option(help="The model every other is compared with (any model of the run).")]
 RunClasses = Annotated[Optional[str], typer.Option("--classes", help="Comma-separated classes to keep (default: "
                                                                      "all).")]
@@ -222,7 +222,11 @@ def build_run_config(*, models: str, trials: int, seed: int, strategy: str, tria
 
 def command_config(ctx: typer.Context, config_file: Path | None, base: RunConfig) -> RunConfig:
     """``base`` (from the command's options) under a ``--config`` file: the file's fields replace every value the
-    command line did not give explicitly."""
+    command line did not give explicitly.
+
+    Raises:
+      ConfigError: the file cannot be read, holds an unknown key or a value of the wrong type or range.
+    """
     from ..config_file import merge, read_config_file
 
     if config_file is None:

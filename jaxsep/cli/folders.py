@@ -59,10 +59,11 @@ def compare(
     song, dsp and demucs stems, two recipes); runs with other songs or splits are refused, saying why."""
     from ..atomic import write_text_atomic
     from ..errors import ConfigError
+    from ..results.tables import REPORTED
     from ..workflows.rerun import compare_runs
 
-    if metric not in ("f1", "accuracy"):
-        raise ConfigError(f"--metric must be f1 or accuracy, got {metric!r}")
+    if metric not in REPORTED:
+        raise ConfigError(f"--metric must be one of {list(REPORTED)}, got {metric!r}")
     table = compare_runs(list(runs), metric=metric)
     out.print(table, highlight=False, soft_wrap=True)
     if out_file is not None:

@@ -1,7 +1,8 @@
 """The networks: the paper's four Flax models, any model named by its maps, and the hand-written layers.
 
     models.MODELS, get_spec       the paper's four by name; ``drums``, ``bass+drums:dw``, ``stems3:rhythm``...
-    models.GenreCNN               conv blocks → a head → dropout → dense, for one batch ``(batch, mel, time, channel)``
+    models.GenreCNN               conv blocks → a head → dropout → dense, for one batch
+                                  ``(batch, mel, time, channel)``
     models.time_pool, rhythm_pool the pooled heads' inputs: mean + max over time; autocorrelation over time
     models.create_model, parameter_table, required_maps, kernel_penalty
     conv.SeparableConv            the depthwise-separable convolution of DW-2DConv

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..config import TrainConfig
-from ..constants import MAPS
+from ..constants import MAP_JOIN, MAPS
 from ..errors import ConfigError
 from ..options import Head, names
 from .conv import Conv, SeparableConv
@@ -68,8 +68,6 @@ MODELS: dict[str, ModelSpec] = {
 }
 #: The modifier that makes a named model's convolutions depthwise-separable (``bass+drums:dw``).
 SEPARABLE = "dw"
-#: Joins the maps of a named model (``bass+drums``).
-MAP_JOIN = "+"
 
 
 def _spec_error(name: str, problem: str) -> ConfigError:
@@ -92,7 +90,7 @@ def parse_maps(text: str, name: str | None = None) -> tuple[str, ...]:
 
 def get_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` a model name describes: one of the paper's four (:data:`MODELS`), or maps joined
-    by ``+``; either may be followed by ``:dw`` and ``:pool`` / ``:dense``.
+    by ``+``; either may be followed by ``:dw`` and a head, ``:pool``, ``:rhythm`` or ``:dense``.
 
     Raises:
       ConfigError: a name that describes no model, listing what names look like.

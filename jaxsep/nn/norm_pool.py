@@ -94,8 +94,8 @@ class BatchNormReluPool(nn.Module):
     flax's ``nn.BatchNorm`` (its default ``use_fast_variance=True``) called with the row mask broadcast to the
     input: the biased variance in one pass, ``max(E[x²] - E[x]², 0)``, ``running = momentum · running +
     (1 - momentum) · batch``. One pass because a centred second pass cost XLA:CPU a full-size ``x - mean``
-    written and read again (measured in benchmarks/RESULTS.md, "Evaluation and one-pass batch statistics"); its cancellation stays small where the mean is within ~30 standard deviations
-    of zero (normalized outputs within 1e-3, tested), as a bias-free conv of standardized inputs gives.
+    written and read again (measured in benchmarks/RESULTS.md, "Evaluation and one-pass batch statistics"); its
+    cancellation stays small where the mean is within ~30 standard deviations of zero (normalized outputs within 1e-3, tested), as a bias-free conv of standardized inputs gives.
     Parameters and statistics are float32 whatever the input's dtype; the output has the input's dtype
     (bfloat16 under ``bf16``). Tested against flax's ``BatchNorm`` → ``relu`` → ``max_pool``: same values; the
     same gradients except where two elements of a window round to the same normalized value (the gradient then

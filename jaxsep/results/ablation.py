@@ -8,6 +8,7 @@ maps (``novox``, ``logreg:novox``), paired by trial with the corrected interval;
 
 from __future__ import annotations
 
+from ..constants import MAP_JOIN
 from .tables import fmt_difference, fmt_number, reference_baseline, reference_rows, table_rows
 
 #: The file an ablation run folder holds beside Table 1.
@@ -26,7 +27,7 @@ def _cells(row: dict | None) -> list[str]:
 
 def map_set(entry: dict) -> str:
     """A model's or reference row's maps joined by ``+`` (the key the ablation table pairs them by)."""
-    return "+".join(entry["maps"])
+    return MAP_JOIN.join(entry["maps"])
 
 
 def ablation_markdown(results: dict) -> str:

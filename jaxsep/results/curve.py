@@ -16,7 +16,15 @@ import numpy as np
 
 from .figures import axes_grid
 from .statistics import corrected_interval, holm
-from .tables import fmt_difference, fmt_number, holdout_ratio, metric_values, reference_rows, table_rows
+from .tables import (
+    FEW_RESAMPLES,
+    fmt_difference,
+    fmt_number,
+    holdout_ratio,
+    metric_values,
+    reference_rows,
+    table_rows,
+)
 
 #: The files a curve folder holds beside one run folder per size.
 CURVE, CURVE_JSON, CURVE_FIGURE = "curve.md", "curve.json", "curve.png"
@@ -39,8 +47,8 @@ def curve_rows(runs: dict[str, dict]) -> list[dict]:
     for results in sorted(runs.values(), key=lambda r: r["config"]["train_songs_per_class"]):
         split, ratio = results["split"], holdout_ratio(results)
         entries = {**results["models"], **results.get("reference", {})}
-        for family, table in (("cnn", [r for r in table_rows(results, n_resamples=200) if r["kind"] != "reference"]),
-                              ("reference", reference_rows(results, n_resamples=200))):
+        for family, table in (("cnn", [r for r in table_rows(results, n_resamples=FEW_RESAMPLES) if r["kind"] != "reference"]),
+                              ("reference", reference_rows(results, n_resamples=FEW_RESAMPLES))):
             for row in table:
                 out = {"songs_per_class": results["config"]["train_songs_per_class"], "train": split["train"],
                        "test": split["test"], "family": family, "model": row["model"], "kind": row["kind"],

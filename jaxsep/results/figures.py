@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tables import metric_values, reference_baseline, reference_rows, table_rows
+from .tables import FEW_RESAMPLES, metric_values, reference_baseline, reference_rows, table_rows
 
 #: Learning-curve panels: history key → title.
 CURVES = {"train_loss": "training loss", "test_loss": "test loss", "test_accuracy": "test accuracy"}
@@ -112,9 +112,9 @@ def forest_families(results: dict) -> list[tuple[str, list[dict]]]:
     run has them, the reference rows against the reference on the baseline's maps; rows from
     :func:`~jaxsep.results.tables.table_rows` / :func:`~jaxsep.results.tables.reference_rows` that have a Δ."""
     baseline = results["config"].get("baseline")
-    compared = [r for r in table_rows(results, n_resamples=200) if r["kind"] == "model"]
+    compared = [r for r in table_rows(results, n_resamples=FEW_RESAMPLES) if r["kind"] == "model"]
     families = [(f"CNNs against {baseline}", compared)]
-    references = [r for r in reference_rows(results, n_resamples=200) if r["kind"] != "baseline"]
+    references = [r for r in reference_rows(results, n_resamples=FEW_RESAMPLES) if r["kind"] != "baseline"]
     if references:
         families.append((f"reference rows against {reference_baseline(results)}", references))
     return [(title, [r for r in rows if np.isfinite(r["f1_vs_baseline_mean_difference"])])

@@ -22,6 +22,9 @@ from ..constants import ROPE
 from .statistics import Comparison, Summary, compare, holm, summarize
 
 REPORTED = ("accuracy", "f1")
+#: Bootstrap resamples where only the comparisons are read (figures, the curve): the bootstrap interval of a
+#: model's mean is not shown there, and 10,000 resamples per row cost seconds.
+FEW_RESAMPLES = 200
 #: Epoch-selection rules in the order the tables show them, with their column titles.
 RULES = {"test": "min test loss (paper)", "last": "last epoch", "validation": "min validation loss"}
 

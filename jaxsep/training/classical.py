@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..constants import MAP_JOIN
 from ..features.file import FeatureSet
 from ..features.summary import summary_matrix
 from .outcomes import macro_f1, trial_entry
@@ -54,12 +55,7 @@ def _fit_predict(x_train, y_train, x_test, n_classes: int):
 
 def reference_name(maps: Sequence[str]) -> str:
     """A reference row's name: ``logreg`` on the mix, else ``logreg:<maps joined by +>``."""
-    return NAME if tuple(maps) == (MAP,) else f"{NAME}:{'+'.join(maps)}"
-
-
-def reference_maps(name: str) -> tuple[str, ...]:
-    """The maps a reference row named ``name`` (:func:`reference_name`) reads."""
-    return (MAP,) if name == NAME else tuple(name.split(":", 1)[1].split("+"))
+    return NAME if tuple(maps) == (MAP,) else f"{NAME}:{MAP_JOIN.join(maps)}"
 
 
 def map_summaries(features: FeatureSet, maps: Sequence[str]) -> dict[str, np.ndarray]:
@@ -77,9 +73,13 @@ def run_references(features: FeatureSet, plan, map_sets: Sequence[Sequence[str]]
       ``{reference_name(maps): entry}`` (see :func:`run_reference`).
     """
     summaries = map_summaries(features, [m for maps in map_sets for m in maps])
-    return {reference_name(maps): run_reference(features, plan, np.concatenate([summaries[m] for m in maps], axis=1),
-                                                maps)
+    return {reference_name(maps): run_reference(features, plan, side_by_side(summaries, maps), maps)
             for maps in map_sets}
+
+
+def side_by_side(summaries: dict[str, np.ndarray], maps: Sequence[str]) -> np.ndarray:
+    """The summary features of ``maps`` (from :func:`map_summaries`) side by side, ``(rows, Σ features)``."""
+    return np.concatenate([summaries[m] for m in maps], axis=1)
 
 
 def run_reference(features: FeatureSet, plan, x: np.ndarray | None = None, maps: Sequence[str] = (MAP,)) -> dict:
@@ -117,5 +117,5 @@ def run_reference(features: FeatureSet, plan, x: np.ndarray | None = None, maps:
                   "test_probabilities": [probabilities]}
         records.append(trial_entry({k: np.asarray(v) for k, v in scores.items()}, trial=t, seed=seed,
                                    test_songs=test, true_labels=truth, n_classes=features.n_classes, epochs=False))
-    description = f"logistic regression on {'+'.join(maps)} summary features (reference)"
+    description = f"logistic regression on {MAP_JOIN.join(maps)} summary features (reference)"
     return {"description": description, "maps": list(maps), "trials": records}

@@ -69,6 +69,15 @@ def is_writer() -> bool:
     return jax.process_index() == 0
 
 
+def barrier(name: str) -> None:
+    """Waits until every process reaches the barrier ``name`` (nothing to wait for in a single process): the
+    writer's file work before it is done for all after it."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def my_trials(n_trials: int) -> np.ndarray:
     """The positions ``0..n_trials-1`` this process trains: ``t`` with ``t mod N`` equal to its index."""
     return np.arange(jax.process_index(), n_trials, jax.process_count())

@@ -153,8 +153,8 @@ def scan(f, carry, xs, *, unroll: int | bool = 1):
 #: The history entries with a per-song axis (``(E, n_test)``, ``(E, n_test, n_classes)``); the others are one
 #: number per epoch.
 PER_SONG = ("test_predictions", "test_probabilities")
-#: Training steps per jitted call of :class:`SteppedTrial` by default (an epoch of ``n`` steps compiles at most
-#: two step programs: for this many steps and for ``n`` modulo it).
+#: Training steps per jitted call of :class:`~jaxsep.training.stepped.SteppedTrial` by default (an epoch of
+#: ``n`` steps compiles at most two step programs: for this many steps and for ``n`` modulo it).
 STEPS_PER_CALL = 8
 #: Adam's moments; the step (−learning rate times them) is taken per trial, whose rate may be traced.
 _ADAM = optax.scale_by_adam()
@@ -287,7 +287,8 @@ def end_epoch(model: GenreCNN, batch_size: int, segments_per_song: int, state: T
 
 class TrialParts(NamedTuple):
     """The pieces of one trial, each a pure function with the network and protocol bound, so that the scanned
-    trainer (:func:`make_train_trial`) and the stepped driver (:class:`SteppedTrial`) run the same arithmetic.
+    trainer (:func:`make_train_trial`) and the stepped driver (:class:`~jaxsep.training.stepped.SteppedTrial`) run
+    the same arithmetic.
 
     ``state`` is a :class:`TrainState`; ``scale`` is the ``(mean, std)`` of each input map.
     """

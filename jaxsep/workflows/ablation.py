@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..config import TRIALS_PER_UNIT, RunConfig
-from ..constants import STEMS
+from ..constants import MAP_JOIN, STEMS
 from ..errors import FeatureFileError
 from ..features.file import FeatureSet
-from ..nn.models import MAP_JOIN
 from .runs import run_into_folder
 
 #: The stems whose leave-one-out subsets the ablation runs (vocals only alone and in the set of all four).
@@ -50,7 +49,11 @@ def ablation_map_sets(maps: Sequence[str]) -> list[tuple[str, ...]]:
 
 def ablation_config(features: FeatureSet, config: RunConfig, *, modifiers: str = "") -> RunConfig:
     """``config`` with the ablation's models (each map set, ``modifiers`` appended, e.g. ``":pool"``), the
-    baseline on ``novox`` and, when the reference is on, one reference row per map set."""
+    baseline on ``novox`` and, when the reference is on, one reference row per map set.
+
+    Raises:
+      FeatureFileError: naming the file, when it lacks a map the ablation needs.
+    """
     try:
         sets = ablation_map_sets(features.maps)
     except FeatureFileError as error:

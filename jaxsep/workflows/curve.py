@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 from ..atomic import write_text_atomic
 from ..config import TRIALS_PER_UNIT, RunConfig
+from ..constants import MAP_JOIN
 from ..errors import ConfigError
 from ..features.file import FeatureSet
 from ..nn.models import get_spec
@@ -35,19 +36,35 @@ def size_name(songs_per_class: int) -> str:
 
 def curve_config(config: RunConfig, songs_per_class: int, largest: int) -> RunConfig:
     """``config`` at one size of a curve whose largest size is ``largest``; the reference rows read the models'
-    map sets (so the reference asks the stems question at every size too)."""
-    maps = tuple(dict.fromkeys("+".join(get_spec(name).maps) for name in config.models))
+    map sets (so the reference asks the stems question at every size too).
+
+    Raises:
+      ConfigError: a model name that describes no model, or sizes out of order.
+    """
+    maps = tuple(dict.fromkeys(MAP_JOIN.join(get_spec(name).maps) for name in config.models))
     references = tuple(dict.fromkeys((*config.reference_maps, *maps)))
     return dataclasses.replace(config, train_songs_per_class=songs_per_class, curve_songs_per_class=largest,
                                reference_maps=references)
 
 
-def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
-    """``sizes`` sorted; ConfigError for none, one below 1, or one given twice."""
+def check_sizes(sizes: Sequence[int], features: FeatureSet | None = None) -> tuple[int, ...]:
+    """``sizes`` sorted, checked against the songs of ``features``' smallest class: every class must keep at least
+    one test song beyond the largest size, else larger sizes would train on the same songs as smaller ones.
+
+    Raises:
+      ConfigError: no size, one below 1 or given twice, or a largest size the smallest class cannot give.
+    """
     if not sizes:
         raise ConfigError("a curve needs at least one size (--songs-per-class 5,10,20)")
     if min(sizes) < 1 or len(set(sizes)) != len(sizes):
         raise ConfigError(f"--songs-per-class takes distinct sizes >= 1, got {list(sizes)}")
+    if features is not None:
+        counts = features.class_counts()
+        smallest = int(counts.argmin())
+        if max(sizes) >= counts[smallest]:
+            raise ConfigError(f"the largest size, {max(sizes)} training songs per class, leaves class "
+                              f"{features.classes[smallest]!r} ({counts[smallest]} songs) no test song: choose "
+                              f"sizes up to {counts[smallest] - 1}")
     return tuple(sorted(sizes))
 
 
@@ -82,11 +99,19 @@ def run_curve(
       ``{size folder name: results}``.
 
     Raises:
-      ConfigError, FeatureFileError, RunFolderError: bad sizes, models, data or output folder, before any trial
-        trains; an unfinished curve of other sizes or configuration beside ``out``.
+      ConfigError, FeatureFileError, RunFolderError: bad sizes (:func:`check_sizes`), a baseline not among the
+        models, a validation part, bad models, data or output folder, before any trial trains; an unfinished curve
+        of other sizes or configuration beside ``out``.
       RunInterrupted: SIGTERM or SIGINT; what finished is kept.
     """
-    sizes = check_sizes(sizes)
+    sizes = check_sizes(sizes, features)
+    if config.baseline not in config.models:
+        raise ConfigError(f"the baseline {config.baseline!r} is not among the curve's models {list(config.models)}: "
+                          "name it in --models or choose one with --baseline")
+    if config.train.uses_validation:
+        raise ConfigError("a curve chooses each trial's epoch on the test loss or reports the last epoch: "
+                          "--select-on validation would carve each size's validation songs from different "
+                          "training songs (not nested); not supported")
     largest = sizes[-1]
     jobs = [Job(size_name(k), features, curve_config(config, k, largest),
                 {"curve": {"sizes": list(sizes)}, **(extra or {})}) for k in sizes]

@@ -102,7 +102,12 @@ def load_saved_model(run: str | os.PathLike, model: str | None = None) -> SavedM
     except (KeyError, TypeError, ValueError) as error:
         raise RunFolderError(f"{run / RESULTS}: its 'config.train' does not describe a network "
                              f"({type(error).__name__}: {error})") from None
-    paths = sorted((saved / model).glob("trial-*.msgpack"))
+    # A trial whose loss turned NaN saved NaN weights: it would turn the ensemble's mean into NaN.
+    failed = {record["trial"] for record in results["models"][model]["trials"] if record.get("failed")}
+    paths = [path for path in sorted((saved / model).glob("trial-*.msgpack"))
+             if int(path.stem.rsplit("-", 1)[1]) not in failed]
+    if not paths:
+        raise RunFolderError(f"{run}: every saved trial of {model!r} failed; nothing to classify with")
     trials = tuple(_read_trial(path) for path in paths)
     if "shape" in results["data"]:
         _check_weights(trials, paths, network, (*results["data"]["shape"], len(spec.maps)))

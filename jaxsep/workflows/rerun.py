@@ -18,7 +18,7 @@ from ..config_file import config_from_results
 from ..errors import ConfigError, FeatureFileError, RunFolderError
 from ..features.file import FeatureSet, load_features
 from ..results.curve import CURVE
-from ..results.run_folder import RESULTS, load_results
+from ..results.run_folder import COMPARISON, PAIRS, RESULTS, load_results
 from ..results.separators import check_paired, separator_comparison
 from .curve import run_curve
 from .runs import run_into_folder
@@ -70,6 +70,8 @@ def rerun(
       ConfigError: a recorded configuration this jaxsep cannot rebuild.
     """
     run = Path(run)
+    if not (run / RESULTS).is_file() and any((run / name).is_file() for name in (PAIRS, COMPARISON)):
+        raise RunFolderError(f"{run}: holds one run per class pair or separator; rerun one of its sub-folders")
     if (run / CURVE).is_file():
         return _rerun_curve(run, out, data=data, overwrite=overwrite, progress=progress, say=say, extra=extra)
     results = load_results(run)

@@ -96,27 +96,34 @@ def _holds_plan(staging: Path, plan: dict) -> bool:
     return (staging / PLAN).is_file() and json.loads((staging / PLAN).read_text()) == json.loads(json.dumps(plan))
 
 
-def _open_staging(staging: Path, plan: dict, *, overwrite: bool, resume: bool, writer: bool, what: str) -> bool:
+def _open_staging(staging: Path, plan: dict, *, overwrite: bool, resume: bool, what: str) -> bool:
     """Readies the staging folder of ``plan``: an unfinished one is discarded under ``overwrite`` (unless
-    ``resume`` and it is of this plan), else kept; a new one gets the plan (written by the ``writer`` only).
+    ``resume`` and it is of this plan), else kept; a new one gets the plan. Process 0 alone changes the folder;
+    with several processes the others look at it only after it is done (a barrier), so they see what it kept.
 
     Returns:
       whether an unfinished run of this plan is continued.
 
     Raises:
-      RunFolderError: the staging folder holds ``what`` (another plan), and ``overwrite`` is off.
+      RunFolderError: the staging folder holds ``what`` (another plan), and ``overwrite`` is off (in every process).
     """
-    if overwrite and staging.exists() and writer and not (resume and _holds_plan(staging, plan)):
-        shutil.rmtree(staging)
-    if (staging / PLAN).is_file():
-        if not _holds_plan(staging, plan):
-            raise RunFolderError(f"{staging}: holds {what}; run that command again to finish it, or pass "
-                                 "--overwrite to start afresh")
-        return True
+    writer = distributed.is_writer()
+    fresh = False
     if writer:
-        staging.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(staging / PLAN, json.dumps(plan, indent=1))
-    return False
+        if overwrite and staging.exists() and not (resume and _holds_plan(staging, plan)):
+            shutil.rmtree(staging)
+        if not (staging / PLAN).is_file():
+            staging.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(staging / PLAN, json.dumps(plan, indent=1))
+            fresh = True
+    distributed.barrier(f"jaxsep: {staging} ready")
+    if fresh or not (staging / PLAN).is_file():  # (a process that cannot see process 0's folder starts afresh)
+        return False
+    if not _holds_plan(staging, plan):
+        raise RunFolderError(f"{staging}: holds {what}; run that command again to finish it, or pass --overwrite "
+                             "to start afresh")
+    # process 0 knows it kept an unfinished run; the others see whether anything finished in it
+    return writer or any(path.name != PLAN for path in staging.iterdir())
 
 
 def _save_models(folder: Path, name: str, variables: dict, trial_indices) -> None:
@@ -185,7 +192,7 @@ def run_into_folder(
     staging = partial_folder(out)
     fingerprint = run_fingerprint(features, config, save_models)
     writer = distributed.is_writer()  # with several processes only process 0 writes
-    if _open_staging(staging, fingerprint, overwrite=overwrite, resume=resume, writer=writer,
+    if _open_staging(staging, fingerprint, overwrite=overwrite, resume=resume,
                      what="an unfinished run of another configuration or feature file"):
         units = sorted(p.name for p in (staging / UNITS).glob("*.json"))
         say(f"continuing the unfinished run in {staging} ({len(units)} unit(s) done)")
@@ -249,8 +256,8 @@ def _reference_units(features, config, plan, staging, writer) -> dict | None:
         if path.is_file():
             rows[classical.reference_name(maps)] = json.loads(path.read_text())
             continue
-        x = np.concatenate([summaries[m] for m in maps], axis=1)
-        row = json.loads(json.dumps(json_safe(classical.run_reference(features, plan, x, maps))))
+        row = classical.run_reference(features, plan, classical.side_by_side(summaries, maps), maps)
+        row = json.loads(json.dumps(json_safe(row)))
         if writer:
             write_text_atomic(path, json.dumps(row))
         rows[classical.reference_name(maps)] = row
@@ -309,7 +316,7 @@ def run_into_folders(
     staging = partial_folder(out)
     plan = {job.name: run_fingerprint(job.features, job.config) for job in jobs}
     writer = distributed.is_writer()
-    if _open_staging(staging, plan, overwrite=overwrite, resume=resume, writer=writer,
+    if _open_staging(staging, plan, overwrite=overwrite, resume=resume,
                      what="unfinished runs of other jobs, configurations or feature files"):
         say(f"continuing the unfinished runs in {staging}")
     runs = {}
