@@ -150,11 +150,13 @@ def test_version_prints_the_installed_version(monkeypatch):
     assert package_version() == "unknown (not installed)"
 
 
-def test_shell_completion_is_offered_and_completes_commands_and_choices():
+def test_shell_completion_is_offered_and_completes_commands_and_choices(monkeypatch):
     shown = runner.invoke(app, ["--help"], terminal_width=200)
     assert shown.exit_code == 0
     assert all(option in shown.output for option in ("--install-completion", "--show-completion", "--version"))
 
+    # Name the shell instead of detecting it: CI runs with no interactive shell above pytest.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     script = runner.invoke(app, ["--show-completion", "bash"], prog_name="jaxsep")
     assert script.exit_code == 0 and "complete -o default -F _jaxsep_completion jaxsep" in script.output
 

@@ -72,7 +72,7 @@ def test_the_report_renders_in_chromium(run_folder, tmp_path):
     dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     body = re.search(r"<body[^>]*>", dom.stdout).group(0)
-    assert 'data-images-total="4"' in body and 'data-images-loaded="4"' in body, body
+    assert 'data-images-total="5"' in body and 'data-images-loaded="5"' in body, body
     shot = tmp_path / "shot.png"
     done = subprocess.run([*common, f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
