@@ -2,7 +2,8 @@
 
 Backends (one protocol, :class:`Separator`, in :mod:`~jaxsep.separation.base`)
     dsp.DspSeparator           median-filtering / REPET-SIM soft masks; no weights, no torch; stems add up
-    htdemucs.DemucsSeparator   htdemucs through the demucs package; weights found offline, never downloaded
+    htdemucs.DemucsSeparator   htdemucs through the demucs package, one segment or a batch per call
+    weights.find_weights       a demucs model's weight files, found on disk only (never downloaded)
     backends.get_separator     a backend by name (``"dsp"``, ``"demucs"``)
     backends.default_separator_name   ``"demucs"`` when its weights are found and torch and demucs installed,
                                else ``"dsp"`` (weights without the packages: a DemucsNotInstalledWarning)
@@ -33,8 +34,8 @@ from .backends import (
 )
 from .base import Separator
 from .dsp import DspParams, DspSeparator
-from .htdemucs import DEFAULT_MODEL, UNITTEST_MODEL, MissingWeightsError, find_weights
 from .stems import GIVEN, given_stems, open_separator, separated_stems
+from .weights import DEFAULT_MODEL, UNITTEST_MODEL, MissingWeightsError, find_weights
 
 __all__ = [
     "DEFAULT_MODEL",

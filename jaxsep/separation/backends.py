@@ -13,7 +13,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from .base import Separator
 from .dsp import DspSeparator
-from .htdemucs import DEFAULT_MODEL, DemucsSeparator, MissingWeightsError, find_weights
+from .htdemucs import DemucsSeparator
+from .weights import DEFAULT_MODEL, MissingWeightsError, find_weights
 
 #: Names accepted by :func:`get_separator`.
 SEPARATORS: tuple[str, ...] = ("dsp", "demucs")
