@@ -131,7 +131,8 @@ def _checked(data: Mapping[str, Any], kinds: dict[str, Any], where: str, prefix:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """A TOML configuration file's checked fields (see :func:`fields_from`).
+    """A TOML configuration file's checked fields (see :func:`fields_from`); their ranges are checked once merged
+    with the command line (:func:`merge`), since an option given there may make a value valid.
 
     Raises:
       ConfigError: a file that is missing, not TOML, or holds an unknown key or a value of the wrong type.
@@ -143,12 +144,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read ({error.strerror or error})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not a TOML file ({error})") from None
-    fields = fields_from(data, str(path))
-    try:  # the values' own checks, on the defaults: an error here is the file's
-        merge(RunConfig(), fields, set())
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
-    return fields
+    return fields_from(data, str(path))
 
 
 def merge(base: RunConfig, file_fields: Mapping[str, Any], given: set[str]) -> RunConfig:

@@ -127,3 +127,15 @@ def test_compare_by_hand(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in shown.output.splitlines() if line.startswith("| ")}
     assert "trials per run" in shown.output
     assert "+0.100 [+0.100, +0.100]" in rows["stems3"] and "+0.000" in rows["novox"]
+
+
+def test_a_file_value_is_checked_with_the_command_lines_options(features, tmp_path):
+    """No reference maps is refused as the file's error on its own, and valid beside --no-reference."""
+    config = tmp_path / "plain.toml"
+    config.write_text("reference_maps = []\nmodels = ['novox']\ntrials = 2\n")
+    refused = runner.invoke(app, ["run", str(features), "--out", str(tmp_path / "a"), "--config", str(config), *TINY])
+    assert refused.exit_code == 1 and "plain.toml: reference rows need at least one map set" in refused.output
+    done = runner.invoke(app, ["run", str(features), "--out", str(tmp_path / "b"), "--config", str(config),
+                               "--no-reference", *TINY])
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["config"]["reference"] is False

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from .. import options
 from ..config import TRIALS_PER_UNIT, RunConfig, TrainConfig
-from ..errors import JaxsepError, RunInterrupted
+from ..errors import ConfigError, JaxsepError, RunInterrupted
 
 #: Progress, notes and errors (stderr); tables and results go to :data:`out` (stdout).
 console = Console(stderr=True)
@@ -231,7 +231,11 @@ def command_config(ctx: typer.Context, config_file: Path | None, base: RunConfig
 
     if config_file is None:
         return base
-    return merge(base, read_config_file(config_file), {name for name in ctx.params if _typed(ctx, name)})
+    fields = read_config_file(config_file)
+    try:  # the values' own checks, on the merged configuration: an error here is the file's with these options
+        return merge(base, fields, {name for name in ctx.params if _typed(ctx, name)})
+    except ConfigError as error:
+        raise ConfigError(f"{config_file}: {error}") from None
 
 
 def _typed(ctx: typer.Context, name: str) -> bool:
