@@ -181,3 +181,25 @@ def test_split_options_are_checked_before_any_work(features, tmp_path):
     largest = runner.invoke(app, ["curve", str(features), "--out", str(out), "--songs-per-class", "2,0"])
     assert largest.exit_code == 1 and "distinct sizes >= 1" in largest.output
     assert not out.exists()
+
+
+def test_a_finished_folder_shows_what_it_answers(tmp_path, capsys):
+    """ablate, curve and rerun (of either) print through one function: the ablation's table before Table 1, a
+    curve's table alone."""
+    from jaxsep.cli.common import show_folder
+
+    run, ablation, curve = (tmp_path / name for name in ("run", "ablation", "curve"))
+    for folder in (run, ablation, curve):
+        folder.mkdir()
+    for folder in (run, ablation):
+        (folder / "table.md").write_text("TABLE-ONE")
+    (ablation / "ablation.md").write_text("ABLATION-TABLE")
+    (curve / "curve.md").write_text("CURVE-TABLE")
+    shown = {}
+    for folder in (run, ablation, curve):
+        show_folder(folder)
+        captured = capsys.readouterr()
+        shown[folder.name] = captured.out + captured.err
+    assert "TABLE-ONE" in shown["run"] and "ABLATION" not in shown["run"]
+    assert shown["ablation"].index("ABLATION-TABLE") < shown["ablation"].index("TABLE-ONE")
+    assert "CURVE-TABLE" in shown["curve"] and "TABLE-ONE" not in shown["curve"]

@@ -326,3 +326,16 @@ def show_run(run_dir: Path) -> None:
     """Prints a run folder's Table 1 and what the folder holds."""
     out.print((run_dir / "table.md").read_text(), highlight=False, soft_wrap=True)
     out.print(f"Run folder: {run_dir} (report.html, results.json, table.md, table.csv, figures)", highlight=False)
+
+
+def show_folder(folder: Path) -> None:
+    """Prints what a finished folder answers: a curve's table, an ablation's table and Table 1, or Table 1."""
+    curve, ablation = folder / "curve.md", folder / "ablation.md"  # results.curve.CURVE, results.ablation.ABLATION
+    if curve.is_file():
+        out.print(curve.read_text(), highlight=False, soft_wrap=True)
+        console.print(f"Folder: {folder} (curve.md, curve.json, curve.png, report.html; one run folder per size)",
+                      highlight=False)
+        return
+    if ablation.is_file():
+        out.print(ablation.read_text(), highlight=False, soft_wrap=True)
+    show_run(folder)

@@ -20,15 +20,13 @@ from .common import (
     command_config,
     command_line,
     config_of,
-    console,
     fail_cleanly,
     finished,
     join_processes,
     load_run_features,
-    out,
     parse_names,
     say,
-    show_run,
+    show_folder,
     train_bars,
     with_options,
 )
@@ -72,12 +70,7 @@ def ablate(
         run_ablation(loaded, config, out_dir, modifiers=modifiers, overwrite=options["overwrite"], resume=resume,
                      trials_per_unit=options["trials_per_unit"], progress=progress, say=say,
                      extra={"command": command_line(ctx)})
-    finished(out_dir, _show_ablation)
-
-
-def _show_ablation(folder: Path) -> None:
-    out.print((folder / "ablation.md").read_text(), highlight=False, soft_wrap=True)
-    show_run(folder)
+    finished(out_dir, show_folder)
 
 
 @with_options(RECIPE, TRAINING)
@@ -108,7 +101,7 @@ def curve(
         run_curve(loaded, config, sizes, out_dir, overwrite=options["overwrite"], resume=resume,
                   trials_per_unit=options["trials_per_unit"], progress=progress, say=say,
                   extra={"command": command_line(ctx)})
-    finished(out_dir, _show_curve)
+    finished(out_dir, show_folder)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -116,12 +109,6 @@ def _sizes(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in parse_names(text))
     except ValueError:
         raise ConfigError(f"--songs-per-class takes whole numbers like 5,10,20, got {text!r}") from None
-
-
-def _show_curve(folder: Path) -> None:
-    out.print((folder / "curve.md").read_text(), highlight=False, soft_wrap=True)
-    console.print(f"Folder: {folder} (curve.md, curve.json, curve.png, report.html; one run folder per size)",
-                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

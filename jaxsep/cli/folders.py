@@ -10,12 +10,11 @@ import typer
 from .common import (
     Overwrite,
     command_line,
-    console,
     fail_cleanly,
     finished,
     out,
     say,
-    show_run,
+    show_folder,
     train_bars,
 )
 
@@ -37,15 +36,7 @@ def rerun(
     with train_bars() as progress:
         rerun_folder(run_dir, out_dir, data=data, overwrite=overwrite, progress=progress, say=say,
                      extra={"command": command_line(ctx)})
-    finished(out_dir, _show)
-
-
-def _show(folder: Path) -> None:
-    if (folder / "curve.md").is_file():
-        out.print((folder / "curve.md").read_text(), highlight=False, soft_wrap=True)
-        console.print(f"Folder: {folder}", highlight=False)
-    else:
-        show_run(folder)
+    finished(out_dir, show_folder)
 
 
 def compare(
