@@ -30,11 +30,14 @@ def map_set(entry: dict) -> str:
     return MAP_JOIN.join(entry["maps"])
 
 
-def ablation_markdown(results: dict) -> str:
-    """The ablation table of a run's results (any run: rows without a counterpart get dashes)."""
-    cnn = {map_set(results["models"][r["model"]]): r for r in table_rows(results) if r["kind"] != "reference"}
-    references = results.get("reference", {})
-    logreg = {map_set(references[r["model"]]): r for r in reference_rows(results)}
+def ablation_markdown(results: dict, rows: list[dict] | None = None, references: list[dict] | None = None) -> str:
+    """The ablation table of a run's results (any run: rows without a counterpart get dashes); ``rows`` and
+    ``references`` are the run's :func:`table_rows` and :func:`reference_rows`, computed when not given."""
+    rows = table_rows(results) if rows is None else rows
+    references = reference_rows(results) if references is None else references
+    cnn = {map_set(results["models"][r["model"]]): r for r in rows if r["kind"] != "reference"}
+    entries = results.get("reference", {})
+    logreg = {map_set(entries[r["model"]]): r for r in references}
     keys = list(dict.fromkeys([*cnn, *logreg]))
     baseline = results["config"].get("baseline")
     lines = [

@@ -34,7 +34,7 @@ from .figures import (
     plot_learning_curves,
 )
 from .html import report_html
-from .tables import table_csv, table_markdown, table_rows
+from .tables import reference_rows, table_csv, table_markdown, table_rows
 
 RESULTS = "results.json"
 #: The summaries of a folder of runs: one run per separator (``demo --compare-separators``), per class pair, per
@@ -97,11 +97,11 @@ def _write_report_files(folder: Path, results: dict, features: FeatureSet | None
                         name: str | None = None) -> None:
     """Tables, figures (the feature stacks when ``features`` holds the stem maps) and ``report.html`` (titled
     ``name``, default the folder's)."""
-    rows = table_rows(results)
-    (folder / "table.md").write_text(table_markdown(results, rows))
+    rows, references = table_rows(results), reference_rows(results)
+    (folder / "table.md").write_text(table_markdown(results, rows, references))
     (folder / "table.csv").write_text(table_csv(rows))
     if results.get("ablation"):
-        (folder / ABLATION).write_text(ablation_markdown(results))
+        (folder / ABLATION).write_text(ablation_markdown(results, rows, references))
     for file_name, plot in FIGURES.items():
         save_figure(plot(results), folder / file_name)
     if features is not None and all(m in features.maps for m in ("mix", *STACK_MAPS)):

@@ -169,8 +169,10 @@ def fmt_difference(row: dict, metric: str = "f1") -> str:
             f"[{fmt_signed(row[f'{metric}_vs_baseline_ci_low'])}, {fmt_signed(row[f'{metric}_vs_baseline_ci_high'])}]")
 
 
-def table_markdown(results: dict, rows: list[dict]) -> str:
-    """Table 1 as markdown: the corrected comparison as the headline, the epoch-selection table beneath."""
+def table_markdown(results: dict, rows: list[dict], references: list[dict] | None = None) -> str:
+    """Table 1 as markdown: the corrected comparison as the headline (``rows``: :func:`table_rows`), the
+    reference rows' own comparisons (``references``: :func:`reference_rows`, computed when not given) and the
+    epoch-selection table beneath."""
     baseline = results["config"].get("baseline", "novox")
     split = results["split"]
     trials = results["config"]["trials"]
@@ -213,7 +215,9 @@ def table_markdown(results: dict, rows: list[dict]) -> str:
                  if not math.isnan(r[f"f1_{rule}_mean"]) else "–" for rule in RULES]
         optimism = f"{fmt_signed(r['accuracy_optimism'])} / {fmt_signed(r['f1_optimism'])}"
         lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {optimism} |")
-    return "\n".join(lines + _reference_markdown(results)) + "\n"
+    if references is None:
+        references = reference_rows(results)
+    return "\n".join(lines + _reference_markdown(results, references)) + "\n"
 
 
 def _row_cells(r: dict) -> str:
@@ -228,10 +232,9 @@ def _row_cells(r: dict) -> str:
             f"| {fmt_number(r['f1_vs_baseline_win_rate'], 2)}")
 
 
-def _reference_markdown(results: dict) -> list[str]:
-    """The reference rows against the reference on the baseline's maps (:func:`reference_rows`), as lines of
-    markdown; none when the run has no such comparison."""
-    rows = reference_rows(results)
+def _reference_markdown(results: dict, rows: list[dict]) -> list[str]:
+    """The reference rows against the reference on the baseline's maps (``rows``: :func:`reference_rows`), as
+    lines of markdown; none when the run has no such comparison."""
     if not rows:
         return []
     baseline = reference_baseline(results)
