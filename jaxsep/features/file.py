@@ -182,7 +182,7 @@ class FeatureSet:
         for array in arrays:
             digest.update(str(array.dtype).encode())
             digest.update(str(array.shape).encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
+            digest.update(np.ascontiguousarray(array))  # its buffer, not a copy of it
         record = [self.maps, self.classes, self.song_ids, self.meta] + ([self.artists] if self.artists else [])
         digest.update(json.dumps(record, sort_keys=True, default=str).encode())
         return digest.hexdigest()
