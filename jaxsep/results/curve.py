@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .figures import axes_grid
 from .statistics import corrected_interval, holm
@@ -127,13 +126,3 @@ def plot_curve(rows: list[dict], ax=None):
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=7)
     return axes
-
-
-def curve_json(rows: list[dict]) -> list[dict]:
-    """The rows with NaN as None (strict JSON) and numpy numbers as Python's."""
-    def clean(value):
-        if isinstance(value, (float, np.floating)):
-            return None if not math.isfinite(value) else float(value)
-        return int(value) if isinstance(value, np.integer) else value
-
-    return [{k: clean(v) for k, v in row.items()} for row in rows]

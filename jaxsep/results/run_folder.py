@@ -73,9 +73,11 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
 
 
 def json_safe(value):
-    """NaN/inf → None so results.json is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    """NaN/inf → None so results.json is strict JSON; numpy numbers as Python's."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -23,9 +23,9 @@ from ..constants import MAP_JOIN
 from ..errors import ConfigError
 from ..features.file import FeatureSet
 from ..nn.models import get_spec
-from ..results.curve import CURVE, CURVE_FIGURE, CURVE_JSON, curve_json, curve_markdown, curve_rows, plot_curve
+from ..results.curve import CURVE, CURVE_FIGURE, CURVE_JSON, curve_markdown, curve_rows, plot_curve
 from ..results.html import curve_report_html
-from ..results.run_folder import REPORT, save_figure
+from ..results.run_folder import REPORT, json_safe, save_figure
 from .runs import Job, run_into_folders
 
 
@@ -73,7 +73,7 @@ def write_curve(folder: Path, runs: dict[str, dict], *, name: str | None = None)
     ``folder``; returns the curve's rows."""
     rows = curve_rows(runs)
     write_text_atomic(folder / CURVE, curve_markdown(rows))
-    write_text_atomic(folder / CURVE_JSON, json.dumps(curve_json(rows), indent=1))
+    write_text_atomic(folder / CURVE_JSON, json.dumps(json_safe(rows), indent=1))
     save_figure(plot_curve(rows), folder / CURVE_FIGURE)
     write_text_atomic(folder / REPORT, curve_report_html(folder, runs, name=name or folder.name))
     return rows
