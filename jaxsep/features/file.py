@@ -132,13 +132,21 @@ class FeatureSet:
     def n_classes(self) -> int:
         return len(self.classes)
 
-    def select_maps(self, names: Iterable[str]) -> np.ndarray:
-        """Returns the named maps stacked as channels, shape ``(songs, n_mels, frames, len(names))``."""
+    def check_maps(self, names: Iterable[str]) -> tuple[str, ...]:
+        """``names`` as a tuple, when the set has every one of those maps.
+
+        Raises:
+          FeatureFileError: naming the maps the set lacks.
+        """
         names = tuple(names)
         missing = [n for n in names if n not in self.maps]
         if missing:
             raise FeatureFileError(self.path or "<features>", f"missing map(s) {missing}; file has {list(self.maps)}")
-        index = [self.maps.index(n) for n in names]
+        return names
+
+    def select_maps(self, names: Iterable[str]) -> np.ndarray:
+        """Returns the named maps stacked as channels, shape ``(songs, n_mels, frames, len(names))``."""
+        index = [self.maps.index(n) for n in self.check_maps(names)]
         return self.mels[..., index]
 
     def subset_classes(self, names: Iterable[str]) -> "FeatureSet":

@@ -116,11 +116,9 @@ def trial_plan(features: FeatureSet, config: RunConfig) -> TrialPlan:
       FeatureFileError: a map the run needs is missing, a class has fewer than two songs, or the groups asked
         for are not in the file.
     """
-    for name in config.models:
-        get_spec(name)
-    check_distinct(config.models)
+    check_distinct(config.models)  # every name's spec, unknown ones refused
     references = [m for maps in reference_map_sets(config) for m in maps]
-    features.select_maps(tuple(dict.fromkeys(required_maps(config.models) + tuple(references))))
+    features.check_maps(dict.fromkeys(required_maps(config.models) + tuple(references)))
     try:
         check_splittable(features.song_labels, features.n_classes, features.classes)
     except ConfigError as error:
