@@ -24,6 +24,7 @@ from .common import (
     console,
     fail_cleanly,
     join,
+    load_run_features,
     out,
     parse_names,
     show_run,
@@ -88,11 +89,8 @@ def pairs(
     options: dict | None = None,
 ):
     """Run the paper's introductory experiment: binary tasks on class pairs (a similar pair should be harder)."""
-    from ..features.file import load_features
-    from ..nn.models import required_maps
-
     config = config_of(options, models=models, trials=trials)
-    loaded = load_features(features, required_maps(config.models))
+    loaded = load_run_features(features, config, None)
     chosen = [parse_names(p) for p in pair]
     with train_bars() as progress:
         run_pairs(loaded, chosen, config, out_dir, overwrite=overwrite, train_progress=progress,

@@ -158,8 +158,6 @@ def sweep(
     trials, seed, strategy and [train] fields apply (the grid's options replace its learning rate, batch size and
     penalties)."""
     from ..atomic import write_text_atomic
-    from ..features.file import load_features
-    from ..nn.models import get_spec
     from ..results.sweeps import sweep_markdown
     from ..training.sweep import SweepGrid, run_sweep
 
@@ -177,9 +175,7 @@ def sweep(
         if path.is_dir():
             raise ConfigError(f"{path}: is a folder; --out names the JSON file to write (its .md table goes beside "
                               "it)")
-    loaded = load_features(features, get_spec(model).maps)
-    if classes:
-        loaded = loaded.subset_classes(parse_names(classes))
+    loaded = load_run_features(features, base, classes)  # base: a --config file may name other models
     console.print(f"sweeping {model}: {len(grid.scalar_points()) * len(grid.batch_size)} combinations × "
                   f"{run.trials} trials")
     with train_bars() as progress:
