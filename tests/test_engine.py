@@ -9,7 +9,7 @@ from jaxsep.config import TrainConfig
 from jaxsep.errors import ConfigError
 from jaxsep.features.toy import toy_features
 from jaxsep.training import engine
-from jaxsep.training.engine import TrialRunner, resolve_strategy, run_trials
+from jaxsep.training.engine import ChunkShrunkWarning, TrialRunner, resolve_strategy, run_trials
 from jaxsep.training.splits import make_splits
 from jaxsep.training.trainer import Hyperparameters, trial_data
 
@@ -101,7 +101,7 @@ def test_chunk_halves_when_xla_fails_to_compile(monkeypatch):
         return measured(trials, data)
 
     monkeypatch.setattr(runner, "program_bytes", fails_above_one_trial)
-    with pytest.warns(UserWarning) as warned:
+    with pytest.warns(ChunkShrunkWarning) as warned:
         assert engine.choose_chunk(runner, trials, data, 4) == 1
     messages = [str(w.message) for w in warned]
     assert [m.split(" (")[0] for m in messages] == ["XLA could not compile 4 trials at once",

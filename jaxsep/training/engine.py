@@ -362,6 +362,11 @@ class TrialRunner:
         return jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *outs)
 
 
+class ChunkShrunkWarning(UserWarning):
+    """XLA could not compile a chunk of trials at once; the engine tries half as many (shown as a ``note:`` line
+    by the command line, as every jaxsep warning)."""
+
+
 def _memory_budget(device) -> float:
     """Bytes the engine may use on ``device``: 80 % of the accelerator memory still free (its limit less what is
     in use), or half the host's RAM."""
@@ -403,7 +408,7 @@ def choose_chunk(runner: TrialRunner, trials: Trial, data: TrialData, n_trials: 
             used = runner.program_bytes(_pad_trials(_take(trials, slice(0, chunk)), chunk), data)
         except jax.errors.JaxRuntimeError as error:
             warnings.warn(f"XLA could not compile {chunk} trials at once ({str(error)[:200]}); trying "
-                          f"{n_dev * max(1, per_device // 2)}")
+                          f"{n_dev * max(1, per_device // 2)}", ChunkShrunkWarning)
             chunk = n_dev * max(1, per_device // 2)
             continue
         if used is None or used <= budget:
