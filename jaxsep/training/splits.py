@@ -109,12 +109,22 @@ def trial_split(
         return _grouped_split(labels, np.asarray(groups), rng, n_classes, test_fraction, validation_fraction)
     test = _holdout(labels, test_fraction, rng, n_classes)
     train = np.setdiff1d(np.arange(len(labels)), test)
+    return _with_validation(labels, train, test, validation_fraction, rng, n_classes)
+
+
+def _with_validation(labels: np.ndarray, train: np.ndarray, test: np.ndarray, fraction: float | None,
+                     rng: np.random.Generator, n_classes: int) -> Split:
+    """The split of ``train`` and ``test``, a stratified ``fraction`` of the training songs carved off as the
+    validation part when ``fraction`` is given.
+
+    Raises:
+      ConfigError: a validation part asked of fewer than two training songs.
+    """
     validation = np.zeros(0, dtype=int)
-    if validation_fraction is not None:
+    if fraction is not None:
         if len(train) < 2:
             raise ConfigError(f"a training split of {len(train)} song(s) leaves none for validation")
-        held = _holdout(labels[train], validation_fraction, rng, n_classes)
-        validation = train[held]
+        validation = train[_holdout(labels[train], fraction, rng, n_classes)]
         train = np.setdiff1d(train, validation)
     return Split(train=train, test=test, validation=validation)
 
@@ -164,13 +174,7 @@ def curve_split(
         test.append(members[pool:])
         train.append(members[:min(train_per_class, pool)])
     test, train = np.sort(np.concatenate(test)), np.sort(np.concatenate(train))
-    validation = np.zeros(0, dtype=int)
-    if validation_fraction is not None:
-        if len(train) < 2:
-            raise ConfigError(f"a training split of {len(train)} song(s) leaves none for validation")
-        validation = train[_holdout(labels[train], validation_fraction, rng, n_classes)]
-        train = np.setdiff1d(train, validation)
-    return Split(train=train, test=test, validation=validation)
+    return _with_validation(labels, train, test, validation_fraction, rng, n_classes)
 
 
 _GROUPED_TRIES = 100
