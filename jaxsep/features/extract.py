@@ -58,14 +58,13 @@ from ..constants import (
     SAMPLE_RATE,
     SEGMENT_SAMPLES,
     SEGMENT_SECONDS,
-    STEMS,
 )
 from ..errors import ConfigError, DatasetError, JaxsepError
 from ..options import FeatureDtype, choose
 
 # The separation package imports torch only when demucs runs, so the front end stays torch-free.
 from ..separation.base import BatchSeparator, Separator, check_batch_size, check_input
-from ..separation.stems import GIVEN, given_stems, separated_stems, separator_identity, to_feature_rate
+from ..separation.stems import GIVEN, given_stems, separated_stems, separator_identity, stems_at_feature_rate
 from .file import check_out_file, save_features
 from .logmel import AMIN, REF_POWER, log_mel
 
@@ -292,7 +291,7 @@ class _Batches:
                 clips = self.separator.separate_batch([audio for _, audio in segments], self.separator.sample_rate,
                                                       batch_size=self.size, progress=progress)
                 for (key, audio), stems in zip(segments, clips):
-                    self._ready[key] = _at_feature_rate(self.separator, audio, stems)
+                    self._ready[key] = stems_at_feature_rate(self.separator, audio, stems)
             self._taken.add(wanted)
             return self._ready.pop(wanted)
 
@@ -337,15 +336,6 @@ class _Batches:
         segment = load_segment(song.path, start=start, sample_rate=self.separator.sample_rate,
                                channels=self.separator.channels, pad=self.options.pad)
         return check_input(segment.audio, segment.sample_rate)
-
-
-def _at_feature_rate(separator: Separator, audio: np.ndarray, stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A separated segment's ``mix`` and stems at the features' rate, after checking the separator's output
-    (as :func:`~jaxsep.separation.stems.separated_stems` does for one segment)."""
-    wrong = [s for s in STEMS if s not in stems or np.shape(stems[s]) != audio.shape]
-    if wrong:
-        raise ValueError(f"separator {separator.name!r} returned bad stem(s) {wrong} for shape {audio.shape}")
-    return {name: to_feature_rate(signal, separator.sample_rate) for name, signal in {"mix": audio, **stems}.items()}
 
 
 def _map_audio(audio: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ Backends (one protocol, :class:`Separator`, in :mod:`~jaxsep.separation.base`)
 A song's stems
     stems.open_separator       a backend by name, or :data:`~jaxsep.separation.stems.GIVEN` (true stems)
     stems.separated_stems      separate a song's segment, bring it to the features' rate
+    stems.stems_at_feature_rate   a separated segment checked and brought to the features' rate (batches)
     stems.given_stems          the user's true stems, checked against the mix
 
 Out of the pipeline

@@ -36,11 +36,21 @@ def separated_stems(song: Song, separator: Separator, *, start: float, pad: bool
     segment = load_segment(song.path, start=start, sample_rate=separator.sample_rate, channels=separator.channels,
                            pad=pad)
     stems = separator.separate(segment.audio, segment.sample_rate, progress=progress)
-    wrong = [s for s in STEMS if s not in stems or np.shape(stems[s]) != segment.audio.shape]
+    return stems_at_feature_rate(separator, segment.audio, stems)
+
+
+def stems_at_feature_rate(separator: Separator, audio: np.ndarray, stems: dict[str, np.ndarray]
+                          ) -> dict[str, np.ndarray]:
+    """A segment ``audio`` separated into ``stems`` (at the separator's rate): ``mix`` and each stem, float32
+    ``(SEGMENT_SAMPLES,)`` at 22,050 Hz, after checking the separator's output.
+
+    Raises:
+      ValueError: a stem missing or of another shape than ``audio``.
+    """
+    wrong = [s for s in STEMS if s not in stems or np.shape(stems[s]) != audio.shape]
     if wrong:
-        raise ValueError(f"separator {separator.name!r} returned bad stem(s) {wrong} for shape {segment.audio.shape}")
-    signals = {"mix": segment.audio, **stems}
-    return {name: to_feature_rate(audio, segment.sample_rate) for name, audio in signals.items()}
+        raise ValueError(f"separator {separator.name!r} returned bad stem(s) {wrong} for shape {audio.shape}")
+    return {name: to_feature_rate(signal, separator.sample_rate) for name, signal in {"mix": audio, **stems}.items()}
 
 
 def given_stems(song: Song, *, start: float, pad: bool, tolerance_db: float) -> dict[str, np.ndarray]:
