@@ -13,6 +13,9 @@ import json
 import re
 from pathlib import Path
 
+from .ablation import ABLATION
+from .curve import CURVE, CURVE_FIGURE
+
 #: The figures a report shows, in order, with their captions (a missing file is left out).
 FIGURES = {
     "feature_stacks.png": "The idea: each song's bass, drums and other maps as the R, G, B channels of one image "
@@ -108,25 +111,13 @@ def report_html(folder: Path, results: dict, *, name: str | None = None) -> str:
     settings = {key: results[key] for key in ("config", "split", "select_on", "versions", "device", "timing")
                 if key in results}
     figures = [_figure(folder / name, caption) for name, caption in FIGURES.items() if (folder / name).is_file()]
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>jaxsep run: {html.escape(name)}</title>",
-        f"<style>{_STYLE}</style>",
-        f"<script>{_COUNT_IMAGES}</script>",
-        "</head>",
-        f'<body data-images-total="{len(figures)}">',
-        f"<h1>jaxsep run <code>{html.escape(name)}</code></h1>",
-        f"<p>{summary}</p>",
+    return _page("run", f"jaxsep run <code>{html.escape(name)}</code>", name, summary, [
         "<h2>Table 1</h2>",
         markdown_to_html((folder / "table.md").read_text(encoding="utf-8")),
-        *_section(folder / "ablation.md", "Which maps carry the genre"),
+        *_section(folder / ABLATION, "Which maps carry the genre"),
         "<h2>Figures</h2>",
         *figures,
-        "<h2>Configuration</h2>",
-        f"<pre>{html.escape(json.dumps(settings, indent=1))}</pre>",
-        "</body></html>",
-    ])
+    ], len(figures), settings)
 
 
 def curve_report_html(folder: Path, runs: dict[str, dict], *, name: str | None = None) -> str:
@@ -139,27 +130,35 @@ def curve_report_html(folder: Path, runs: dict[str, dict], *, name: str | None =
     models = ", ".join(first["models"])
     summary = (f"{data['songs']} songs in {len(data['classes'])} classes; {html.escape(models)} over "
                f"{first['config']['trials']} trials at every size.")
-    figures = [_figure(folder / "curve.png", "Left: test F1 against training songs, each model's mean with its "
+    figures = [_figure(folder / CURVE_FIGURE, "Left: test F1 against training songs, each model's mean with its "
                        "corrected 95 % band (reference rows dashed). Right: each compared model's F1 difference "
-                       "from its baseline with its band.")] if (folder / "curve.png").is_file() else []
+                       "from its baseline with its band.")] if (folder / CURVE_FIGURE).is_file() else []
     links = "".join(f'<li><a href="{html.escape(size)}/report.html">{html.escape(size)}</a>: '
                     f"{results['split']['train']} training / {results['split']['test']} test songs</li>"
                     for size, results in runs.items())
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>jaxsep curve: {html.escape(name)}</title>",
-        f"<style>{_STYLE}</style>",
-        f"<script>{_COUNT_IMAGES}</script>",
-        "</head>",
-        f'<body data-images-total="{len(figures)}">',
-        f"<h1>jaxsep data-size curve <code>{html.escape(name)}</code></h1>",
-        f"<p>{summary}</p>",
-        *_section(folder / "curve.md", "Scores by the number of training songs"),
+    return _page("curve", f"jaxsep data-size curve <code>{html.escape(name)}</code>", name, summary, [
+        *_section(folder / CURVE, "Scores by the number of training songs"),
         *figures,
         "<h2>Each size</h2>",
         f"<ul>{links}</ul>",
+    ], len(figures), first["config"])
+
+
+def _page(kind: str, heading: str, name: str, summary: str, parts: list[str], n_images: int, settings: dict) -> str:
+    """A self-contained page: title, style, the image counter, ``heading``, ``summary``, ``parts`` (HTML lines
+    holding ``n_images`` figures) and the ``settings`` as JSON."""
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>jaxsep {kind}: {html.escape(name)}</title>",
+        f"<style>{_STYLE}</style>",
+        f"<script>{_COUNT_IMAGES}</script>",
+        "</head>",
+        f'<body data-images-total="{n_images}">',
+        f"<h1>{heading}</h1>",
+        f"<p>{summary}</p>",
+        *parts,
         "<h2>Configuration</h2>",
-        f"<pre>{html.escape(json.dumps(first['config'], indent=1))}</pre>",
+        f"<pre>{html.escape(json.dumps(settings, indent=1))}</pre>",
         "</body></html>",
     ])
