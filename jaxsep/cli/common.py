@@ -270,6 +270,15 @@ def config_of(options: dict[str, Any], *, models: str, trials: int, **more) -> R
     return build_run_config(models=models, trials=trials, **chosen, **more)
 
 
+def start_run(ctx: typer.Context, options: dict[str, Any], features: Path, *, models: str, trials: int, **more):
+    """What ``run``, ``ablate`` and ``curve`` do before training: join the processes (:data:`TRAINING`'s options),
+    build the configuration (:func:`config_of`) under a ``--config`` file, load the feature file
+    (:func:`load_run_features`). Returns ``(config, features)``."""
+    join_processes(options["coordinator"], options["num_processes"], options["process_id"])
+    config = command_config(ctx, options["config_file"], config_of(options, models=models, trials=trials, **more))
+    return config, load_run_features(features, config, options["classes"])
+
+
 def join_processes(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
     """Joins JAX's multi-controller runtime when asked to (or under a launcher), saying how."""
     from ..training import distributed

@@ -17,16 +17,13 @@ from .common import (
     GroupByOption,
     Models,
     choices,
-    command_config,
     command_line,
-    config_of,
     fail_cleanly,
     finished,
-    join_processes,
-    load_run_features,
     parse_names,
     say,
     show_folder,
+    start_run,
     train_bars,
     with_options,
 )
@@ -60,12 +57,9 @@ def ablate(
     interval and Holm; the ablation table and a forest plot in the run folder and report.html."""
     from ..workflows.ablation import run_ablation
 
-    join_processes(options["coordinator"], options["num_processes"], options["process_id"])
     chosen_head = choose(Head, head, "head")
     modifiers = (":dw" if separable else "") + ("" if chosen_head == Head.DENSE else f":{chosen_head}")
-    config = command_config(ctx, options["config_file"],
-                            config_of(options, models="novox", trials=trials, group_by=group_by))
-    loaded = load_run_features(features, config, options["classes"])
+    config, loaded = start_run(ctx, options, features, models="novox", trials=trials, group_by=group_by)
     with train_bars() as progress:
         run_ablation(loaded, config, out_dir, modifiers=modifiers, overwrite=options["overwrite"], resume=resume,
                      trials_per_unit=options["trials_per_unit"], progress=progress, say=say,
@@ -92,11 +86,8 @@ def curve(
     interval; curve.md, curve.png and report.html beside one run folder per size."""
     from ..workflows.curve import run_curve
 
-    join_processes(options["coordinator"], options["num_processes"], options["process_id"])
     sizes = _sizes(songs_per_class)
-    config = command_config(ctx, options["config_file"],
-                            config_of(options, models=models, trials=trials, baseline=baseline))
-    loaded = load_run_features(features, config, options["classes"])
+    config, loaded = start_run(ctx, options, features, models=models, trials=trials, baseline=baseline)
     with train_bars() as progress:
         run_curve(loaded, config, sizes, out_dir, overwrite=options["overwrite"], resume=resume,
                   trials_per_unit=options["trials_per_unit"], progress=progress, say=say,

@@ -38,12 +38,10 @@ from .common import (
     Trials,
     command_config,
     command_line,
-    config_of,
     console,
     fail_cleanly,
     finished,
     join,
-    join_processes,
     load_run_features,
     out,
     parse_filters,
@@ -51,6 +49,7 @@ from .common import (
     parse_numbers,
     say,
     show_run,
+    start_run,
     train_bars,
     with_options,
 )
@@ -80,12 +79,10 @@ def run(
     several processes share the trials."""
     from ..workflows.runs import run_into_folder
 
-    join_processes(options["coordinator"], options["num_processes"], options["process_id"])
-    config = config_of(options, models=models, trials=trials, trials_per_chunk=trials_per_chunk,
-                       kernel_size=kernel_size, l1=l1, l2=l2, dropout=dropout, rope=rope, baseline=baseline,
-                       reference_maps=reference_maps, group_by=group_by)
-    config = command_config(ctx, options["config_file"], config)
-    loaded = load_run_features(features, config, options["classes"])
+    config, loaded = start_run(ctx, options, features, models=models, trials=trials,
+                               trials_per_chunk=trials_per_chunk, kernel_size=kernel_size, l1=l1, l2=l2,
+                               dropout=dropout, rope=rope, baseline=baseline, reference_maps=reference_maps,
+                               group_by=group_by)
     if config.baseline not in config.models:
         say(f"note: the baseline {config.baseline!r} is not among --models: Table 1 will compare no model against it")
     console.print(f"training {', '.join(config.models)} over {config.trials} trials (each model compiles first)")
